@@ -1,0 +1,195 @@
+/*
+ * The environment of a child: graceful-run's own, less what describes
+ * graceful-run itself (its LISTEN_*, its NOTIFY_SOCKET), plus the variables
+ * of every socket-passing protocol so programs written for systemd, einhorn,
+ * socketmaster or Server::Starter run unchanged.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graceful-run.h"
+
+extern char **environ;
+
+/* Names meant for graceful-run, or set by it: never inherited as they are. */
+static const char *const stripped_exact[] = {
+	"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
+	"WATCHDOG_USEC", "WATCHDOG_PID", "SERVER_STARTER_PORT",
+	"SERVER_STARTER_GENERATION", "EINHORN_FDS", "EINHORN_FD_COUNT",
+};
+static const char *const stripped_prefix[] = { "EINHORN_FD_", "GRACEFUL_RUN_" };
+
+#define LISTEN_PID_DIGITS 20
+
+static bool
+childenv_stripped(const char *var)
+{
+	size_t len = strcspn(var, "="), i;
+
+	for (i = 0; i < sizeof(stripped_exact) / sizeof(*stripped_exact); i++)
+		if (strlen(stripped_exact[i]) == len &&
+		    strncmp(var, stripped_exact[i], len) == 0)
+			return true;
+	for (i = 0; i < sizeof(stripped_prefix) / sizeof(*stripped_prefix); i++)
+		if (strncmp(var, stripped_prefix[i],
+		    strlen(stripped_prefix[i])) == 0)
+			return true;
+	return false;
+}
+
+struct envbuf {
+	char **vars;
+	size_t n, cap;
+	bool failed;
+};
+
+static void envbuf_add(struct envbuf *, const char *, ...) PRINTFLIKE(2, 3);
+
+static void
+envbuf_add(struct envbuf *eb, const char *fmt, ...)
+{
+	va_list ap;
+	char *var;
+
+	if (eb->failed || eb->n + 1 >= eb->cap) {
+		eb->failed = true;
+		return;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&var, fmt, ap) == -1)
+		eb->failed = true;
+	else
+		eb->vars[eb->n++] = var;
+	va_end(ap);
+}
+
+/* "3 4", "a:b" and "key=3;key=4": one list joined three ways. */
+static char *
+childenv_join(const struct listeners *ls, int kind)
+{
+	size_t i, len = 1;
+	char *out, item[320];
+
+	for (i = 0; i < ls->n; i++)
+		len += sizeof(item);
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	out[0] = '\0';
+	for (i = 0; i < ls->n; i++) {
+		int fd = FIRST_LISTEN_FD + (int)i;
+
+		if (kind == 'e')
+			snprintf(item, sizeof(item), "%s%d", i ? " " : "", fd);
+		else if (kind == 'n')
+			snprintf(item, sizeof(item), "%s%s", i ? ":" : "",
+			    ls->v[i].name);
+		else
+			snprintf(item, sizeof(item), "%s%s=%d", i ? ";" : "",
+			    ls->v[i].starter, fd);
+		strlcat(out, item, len);
+	}
+	return out;
+}
+
+static void
+childenv_add_sockets(struct envbuf *eb, struct childenv *env,
+    const struct listeners *ls)
+{
+	char *fds = childenv_join(ls, 'e'), *names = childenv_join(ls, 'n');
+	char *starter = childenv_join(ls, 's');
+	size_t i;
+
+	if (fds == NULL || names == NULL || starter == NULL)
+		eb->failed = true;
+	else {
+		envbuf_add(eb, "LISTEN_FDS=%zu", ls->n);
+		envbuf_add(eb, "LISTEN_PID=%*s", LISTEN_PID_DIGITS, "");
+		if (!eb->failed)
+			env->listen_pid = eb->vars[eb->n - 1] + strlen("LISTEN_PID=");
+		envbuf_add(eb, "LISTEN_FDNAMES=%s", names);
+		envbuf_add(eb, "EINHORN_FD_COUNT=%zu", ls->n);
+		for (i = 0; i < ls->n; i++)
+			envbuf_add(eb, "EINHORN_FD_%zu=%d", i,
+			    FIRST_LISTEN_FD + (int)i);
+		envbuf_add(eb, "EINHORN_FDS=%s", fds);
+		envbuf_add(eb, "SERVER_STARTER_PORT=%s", starter);
+	}
+	free(fds);
+	free(names);
+	free(starter);
+}
+
+int
+childenv_build(struct childenv *env, const struct childenv_input *in)
+{
+	struct envbuf eb = { 0 };
+	size_t n = 0, i;
+	char **e;
+
+	for (e = environ; *e != NULL; e++)
+		n++;
+	eb.cap = n + 16 + (in->listeners != NULL ? in->listeners->n : 0);
+	if ((eb.vars = calloc(eb.cap, sizeof(*eb.vars))) == NULL)
+		return -1;
+	for (e = environ; *e != NULL; e++)
+		if (!childenv_stripped(*e))
+			eb.vars[eb.n++] = *e;
+	memset(env, 0, sizeof(*env));
+	env->first_owned = eb.n;
+	if (in->listeners != NULL && in->listeners->n > 0)
+		childenv_add_sockets(&eb, env, in->listeners);
+	if (in->generation > 0) {
+		envbuf_add(&eb, "GRACEFUL_RUN_GENERATION=%u", in->generation);
+		envbuf_add(&eb, "SERVER_STARTER_GENERATION=%u", in->generation);
+	}
+	if (in->ready_fd >= 0)
+		envbuf_add(&eb, "GRACEFUL_RUN_READY_FD=%d", in->ready_fd);
+	if (in->notify_path != NULL)
+		envbuf_add(&eb, "NOTIFY_SOCKET=%s", in->notify_path);
+	if (in->target_pid > 0)
+		envbuf_add(&eb, "GRACEFUL_RUN_PID=%ld", (long)in->target_pid);
+	env->vars = eb.vars;
+	if (eb.failed) {
+		childenv_free(env);
+		return -1;
+	}
+	for (i = eb.n; i < eb.cap; i++)
+		eb.vars[i] = NULL;
+	return 0;
+}
+
+/* Runs in the forked child, before exec: no allocation, no stdio. */
+void
+childenv_set_pid(struct childenv *env, pid_t pid)
+{
+	char digits[LISTEN_PID_DIGITS];
+	size_t n = 0, i;
+	unsigned long v = (unsigned long)pid;
+
+	if (env->listen_pid == NULL)
+		return;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && n < sizeof(digits));
+	for (i = 0; i < n; i++)
+		env->listen_pid[i] = digits[n - 1 - i];
+	env->listen_pid[n] = '\0';
+}
+
+void
+childenv_free(struct childenv *env)
+{
+	size_t i;
+
+	if (env->vars == NULL)
+		return;
+	for (i = env->first_owned; env->vars[i] != NULL; i++)
+		free(env->vars[i]);
+	free(env->vars);
+	env->vars = NULL;
+	env->listen_pid = NULL;
+}

@@ -1,0 +1,126 @@
+/*
+ * One line per event on stderr, "graceful-run[PID]: ...", in the style of the
+ * OpenBSD daemons: log_warn appends strerror(errno), log_warnx does not.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "graceful-run.h"
+
+static int verbosity = LOG_NORMAL;
+
+void
+log_init(int level)
+{
+	verbosity = level;
+}
+
+bool
+log_verbose(void)
+{
+	return verbosity >= LOG_VERBOSE;
+}
+
+/* One write(2) a line, so lines from several processes never interleave. */
+static void
+log_emit(const char *fmt, va_list ap, int errnum)
+{
+	char line[1024];
+	size_t n;
+	int m;
+
+	m = snprintf(line, sizeof(line), "graceful-run[%ld]: ", (long)getpid());
+	n = m > 0 ? (size_t)m : 0;
+	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	n = m > 0 ? n + (size_t)m : n;
+	if (errnum != 0 && n < sizeof(line) - 1) {
+		m = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+		n = m > 0 ? n + (size_t)m : n;
+	}
+	/* Leave room for the newline when the text was cut. */
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	while (write(STDERR_FILENO, line, n) == -1 && errno == EINTR)
+		;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(fmt, ap, saved);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(fmt, ap, 0);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	if (verbosity < LOG_NORMAL)
+		return;
+	va_start(ap, fmt);
+	log_emit(fmt, ap, 0);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	if (verbosity < LOG_VERBOSE)
+		return;
+	va_start(ap, fmt);
+	log_emit(fmt, ap, 0);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(fmt, ap, saved);
+	va_end(ap);
+	exit(EXIT_OWN_FAILURE);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(fmt, ap, 0);
+	va_end(ap);
+	exit(EXIT_OWN_FAILURE);
+}

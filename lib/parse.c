@@ -1,0 +1,112 @@
+/*
+ * Durations ("250ms", "2s", "1m", a bare number is seconds) and signal names
+ * ("TERM", "SIGTERM", "15") as options take them.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "graceful-run.h"
+
+static const struct {
+	const char *suffix;
+	int64_t ns;
+} duration_units[] = {
+	{ "ms", NSEC_PER_MSEC },
+	{ "s", NSEC_PER_SEC },
+	{ "m", 60 * NSEC_PER_SEC },
+	{ "h", 3600 * NSEC_PER_SEC },
+	{ "", NSEC_PER_SEC },
+};
+
+/* Up to a day with millisecond precision: anything longer is a typo. */
+#define DURATION_MAX (24 * 3600 * NSEC_PER_SEC)
+
+int
+parse_duration(const char *text, int64_t *ns)
+{
+	const char *p = text;
+	int64_t whole = 0, frac = 0, scale = 1;
+	size_t i;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		whole = whole * 10 + (*p - '0');
+		if (whole > 100000)
+			return -1;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++) {
+			if (scale < 1000000) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
+		}
+	}
+	for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+		if (strcmp(p, duration_units[i].suffix) != 0)
+			continue;
+		*ns = whole * duration_units[i].ns +
+		    frac * (duration_units[i].ns / scale);
+		return *ns > DURATION_MAX ? -1 : 0;
+	}
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	int signo;
+} signal_names[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
+};
+
+int
+parse_signal(const char *text, int *signo)
+{
+	const char *errstr = NULL;
+	size_t i;
+	long long n;
+
+	if (isdigit((unsigned char)text[0])) {
+		n = strtonum(text, 1, SIGRTMAX, &errstr);
+		if (errstr != NULL)
+			return -1;
+		*signo = (int)n;
+		return 0;
+	}
+	if (strncasecmp(text, "SIG", 3) == 0)
+		text += 3;
+	for (i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++) {
+		if (strcasecmp(text, signal_names[i].name) == 0) {
+			*signo = signal_names[i].signo;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+parse_signame(int signo)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+		if (signal_names[i].signo == signo)
+			return signal_names[i].name;
+	return "?";
+}

@@ -1,0 +1,80 @@
+/*
+ * Every signal graceful-run acts on is blocked for good and read from one
+ * signalfd in the loop, so no work ever happens in a handler.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "graceful-run.h"
+
+static const int handled_signals[] = {
+	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD,
+	SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU,
+};
+
+static int reload_signo;
+
+int
+signals_open(int reload_signal)
+{
+	sigset_t set;
+	size_t i;
+	int fd;
+
+	reload_signo = reload_signal;
+	sigemptyset(&set);
+	for (i = 0; i < sizeof(handled_signals) / sizeof(*handled_signals); i++)
+		sigaddset(&set, handled_signals[i]);
+	if (reload_signal > 0)
+		sigaddset(&set, reload_signal);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	/* A client gone mid-write is an EPIPE to handle, not a death. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -1;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd;
+}
+
+/* 1 and *signo set, 0 when nothing is pending, -1 on error. */
+int
+signals_read(int fd, int *signo)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	do
+		n = read(fd, &si, sizeof(si));
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return 0;
+	if (n != (ssize_t)sizeof(si))
+		return -1;
+	*signo = (int)si.ssi_signo;
+	return 1;
+}
+
+/* In a forked child: dispositions and mask as a fresh process has them. */
+void
+signals_reset_for_exec(void)
+{
+	sigset_t empty;
+
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+bool
+signals_is_forwarded(int signo)
+{
+	if (signo == reload_signo)
+		return false;
+	return signo == SIGUSR1 || signo == SIGUSR2 || signo == SIGWINCH ||
+	    signo == SIGTTIN || signo == SIGTTOU;
+}

@@ -1,0 +1,157 @@
+/*
+ * fork and exec one process in its own process group, with the given fds at
+ * 3, 4, ... and nothing else open past stderr. An exec failure comes back to
+ * the parent through a close-on-exec pipe, so it is known before spawn
+ * returns.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "graceful-run.h"
+
+enum spawn_stage { STAGE_SETUP, STAGE_EXEC };
+
+struct spawn_failure {
+	int stage;
+	int errnum;
+};
+
+static void
+spawn_report(int fd, int stage)
+{
+	struct spawn_failure f = { stage, errno };
+	ssize_t n;
+
+	do
+		n = write(fd, &f, sizeof(f));
+	while (n == -1 && errno == EINTR);
+}
+
+/*
+ * Sources that sit where another fd must land are moved above the target
+ * range first; then each lands on its number, inheritable.
+ */
+static int
+spawn_place_fds(const int *fds, size_t n, int *errfd)
+{
+	int src[MAX_LISTENERS + 1], top = FIRST_LISTEN_FD + (int)n, fd;
+	size_t i;
+
+	if ((fd = fcntl(*errfd, F_DUPFD_CLOEXEC, top)) == -1)
+		return -1;
+	*errfd = fd;
+	for (i = 0; i < n; i++) {
+		src[i] = fds[i];
+		if (src[i] < top && src[i] != FIRST_LISTEN_FD + (int)i &&
+		    (src[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, top)) == -1)
+			return -1;
+	}
+	for (i = 0; i < n; i++) {
+		fd = FIRST_LISTEN_FD + (int)i;
+		if (src[i] == fd ? fcntl(fd, F_SETFD, 0) == -1 :
+		    dup2(src[i], fd) == -1)
+			return -1;
+	}
+	if (*errfd != top && dup3(*errfd, top, O_CLOEXEC) == -1)
+		return -1;
+	*errfd = top;
+	closefrom(top + 1);
+	return 0;
+}
+
+static noreturn void
+spawn_child(const struct spawn_request *req, int errfd)
+{
+	signals_reset_for_exec();
+	if (setpgid(0, 0) == -1 ||
+	    spawn_place_fds(req->fds, req->nfds, &errfd) == -1) {
+		spawn_report(errfd, STAGE_SETUP);
+		_exit(EXIT_NOT_EXECUTABLE);
+	}
+	childenv_set_pid(req->env, getpid());
+	execvpe(req->argv[0], req->argv, req->env->vars);
+	spawn_report(errfd, STAGE_EXEC);
+	_exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE);
+}
+
+/* The child's pid, or -1 (exec_errno is 0 when fork itself failed). */
+pid_t
+spawn_process(const struct spawn_request *req, int *exec_errno)
+{
+	struct spawn_failure f;
+	int errpipe[2], ws;
+	ssize_t n;
+	pid_t pid;
+
+	*exec_errno = 0;
+	if (req->nfds > MAX_LISTENERS + 1) {
+		errno = EMFILE;
+		log_warn("spawn %s", req->argv[0]);
+		return -1;
+	}
+	if (pipe2(errpipe, O_CLOEXEC) == -1) {
+		log_warn("pipe");
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return -1;
+	}
+	if (pid == 0)
+		spawn_child(req, errpipe[1]);
+	close(errpipe[1]);
+	/* Both sides set the group, so a signal to it can never miss. */
+	if (setpgid(pid, pid) == -1 && errno != EACCES && errno != ESRCH)
+		log_warn("setpgid %ld", (long)pid);
+	do
+		n = read(errpipe[0], &f, sizeof(f));
+	while (n == -1 && errno == EINTR);
+	close(errpipe[0]);
+	if (n != (ssize_t)sizeof(f))
+		return pid;
+	while (waitpid(pid, &ws, 0) == -1 && errno == EINTR)
+		;
+	*exec_errno = f.errnum;
+	errno = f.errnum;
+	if (f.stage == STAGE_SETUP)
+		log_warn("setting up %s", req->argv[0]);
+	else
+		log_warn("exec %s", req->argv[0]);
+	return -1;
+}
+
+pid_t
+spawn_shell(const char *command, struct childenv *env)
+{
+	char sh[] = "/bin/sh", dash_c[] = "-c", *cmd = strdup(command);
+	char *argv[] = { sh, dash_c, cmd, NULL };
+	struct spawn_request req = { .argv = argv, .env = env };
+	int exec_errno;
+	pid_t pid;
+
+	if (cmd == NULL) {
+		log_warn("spawn %s", command);
+		return -1;
+	}
+	pid = spawn_process(&req, &exec_errno);
+	free(cmd);
+	return pid;}
+
+int
+spawn_exit_status(int ws)
+{
+	if (WIFEXITED(ws))
+		return WEXITSTATUS(ws);
+	if (WIFSIGNALED(ws))
+		return 128 + WTERMSIG(ws);
+	return EXIT_OWN_FAILURE;
+}
