@@ -199,16 +199,6 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 
 	if (sv->stopping || sv->exiting || g->state != GEN_STARTING)
 		return;
-	for (i = 0; i < MAX_GENERATIONS; i++) {
-		old = &sv->gens[i];
-		if (old->id == 0 || old->state != GEN_READY)
-			continue;
-		old->state = GEN_DRAINING;
-		gen_stop(old, sv->cfg->stop_signal, sv->cfg->stop_timeout_ns,
-		    now);
-		log_info("generation %u (pid %ld) stopping (SIG%s)", old->id,
-		    (long)old->pid, parse_signame(sv->cfg->stop_signal));
-	}
 	g->state = GEN_READY;
 	g->ready_ns = now;
 	g->timer_ns = 0;
@@ -219,6 +209,16 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	}
 	log_info("generation %u (pid %ld) ready in %.2fs (%s)", g->id,
 	    (long)g->pid, clock_seconds(now - g->started_ns), ready_how(g));
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		old = &sv->gens[i];
+		if (old->id == 0 || old->state != GEN_READY || old == g)
+			continue;
+		old->state = GEN_DRAINING;
+		gen_stop(old, sv->cfg->stop_signal, sv->cfg->stop_timeout_ns,
+		    now);
+		log_info("generation %u (pid %ld) stopping (SIG%s)", old->id,
+		    (long)old->pid, parse_signame(sv->cfg->stop_signal));
+	}
 	sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in %.2fs",
 	    g->id, (long)g->pid, clock_seconds(now - sv->reload_started_ns));
 	cycle_reload_finished(sv);

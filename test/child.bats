@@ -1,1 +1,126 @@
 #!/usr/bin/env bats
+# What the child gets: the fds, the environment, its own process group,
+# its exit status, and stdout/stderr untouched.
+
+load helpers/common
+
+# run_fdlist ARGS...: graceful-run ARGS -- fdlist.py, which exits at once.
+run_fdlist() {
+	start_gr "$@" -- python3 "$HELPERS_SRC/fdlist.py" "$T/child"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+}
+
+@test "the sockets are at 3, 4, 5 and the ready pipe right after; nothing else" {
+	local p1=$(free_port) p2=$(free_port)
+	run_fdlist -l "127.0.0.1:$p1" -l "unix:$T/s" -l "udp:127.0.0.1:$p2"
+	run grep '^fd ' "$T/child"
+	assert_output "fd 0 /dev/null
+fd 1 $T/gr.out
+fd 2 $T/gr.err
+fd 3 socket
+fd 4 socket
+fd 5 socket
+fd 6 pipe"
+	run grep '^sock ' "$T/child"
+	assert_output "sock 3 SOCK_STREAM blocking
+sock 4 SOCK_STREAM blocking
+sock 5 SOCK_DGRAM blocking"
+}
+
+@test "the environment names the sockets for every protocol" {
+	local p1=$(free_port) p2=$(free_port)
+	run_fdlist -l "127.0.0.1:$p1" -l "api=unix:$T/s" -l ":$p2"
+	local pid=$(sed -n 's/^pid \([0-9]*\) .*/\1/p' "$T/child")
+	run grep '^env ' "$T/child"
+	assert_line "env LISTEN_FDS=3"
+	assert_line "env LISTEN_PID=$pid"
+	assert_line "env LISTEN_FDNAMES=tcp-$p1:api:tcp-$p2"
+	assert_line "env EINHORN_FD_COUNT=3"
+	assert_line "env EINHORN_FD_0=3"
+	assert_line "env EINHORN_FD_1=4"
+	assert_line "env EINHORN_FD_2=5"
+	assert_line "env EINHORN_FDS=3 4 5"
+	assert_line "env SERVER_STARTER_PORT=127.0.0.1:$p1=3;$T/s=4;$p2=5"
+	assert_line "env SERVER_STARTER_GENERATION=1"
+	assert_line "env GRACEFUL_RUN_GENERATION=1"
+	assert_line "env GRACEFUL_RUN_READY_FD=6"
+	assert_line --regexp "^env NOTIFY_SOCKET=/.+/1$"
+	assert_equal "${#lines[@]}" 13
+}
+
+@test "graceful-run's own variables do not leak to the child" {
+	local port=$(free_port)
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+open(sys.argv[2], "w").write("x")
+while True:
+    open(sys.argv[3], "ab").write(s.recv(4096) + b"\n")' \
+		"$T/outer.sock" "$T/outer.up" "$T/outer.msgs" 3>&- &
+	echo $! >"$T/outer.pid"
+	wait_for_line "$T/outer.up" x
+	LISTEN_FDS=7 LISTEN_PID=1 LISTEN_FDNAMES=x EINHORN_FDS=9 \
+		EINHORN_FD_COUNT=1 EINHORN_FD_0=9 SERVER_STARTER_PORT=x=9 \
+		GRACEFUL_RUN_GENERATION=42 NOTIFY_SOCKET="$T/outer.sock" \
+		WATCHDOG_USEC=1000000 \
+		run_fdlist -l "127.0.0.1:$port"
+	run grep -E 'env (LISTEN_FDS|LISTEN_FDNAMES|EINHORN|SERVER_STARTER_PORT|GRACEFUL_RUN_GENERATION|NOTIFY_SOCKET)=' "$T/child"
+	refute_output --partial "=7"
+	refute_output --partial "=x"
+	refute_output --partial "9"
+	refute_output --partial "=42"
+	refute_output --partial "outer.sock"
+	run env -i PATH="$PATH" WATCHDOG_USEC=1 sh -c 'grep -c WATCHDOG "$1"' _ "$T/child"
+	assert_output 0
+}
+
+@test "the child runs in its own process group" {
+	run_fdlist
+	run grep '^pid ' "$T/child"
+	local pid=$(echo "$output" | cut -d' ' -f2) pgid=$(echo "$output" | cut -d' ' -f4)
+	assert_equal "$pid" "$pgid"
+	refute [ "$pgid" = "$(ps -o pgid= -p $$ | tr -d ' ')" ]
+}
+
+@test "the command is looked up in PATH" {
+	mkdir "$T/bin"
+	printf '#!/bin/sh\necho "found $0"\n' >"$T/bin/my-server"
+	chmod +x "$T/bin/my-server"
+	PATH="$T/bin:$PATH" start_gr -- my-server
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	assert_equal "$(cat "$T/gr.out")" "found $T/bin/my-server"
+}
+
+@test "the exit status is the child's, 128+N for signal N" {
+	start_gr -- sh -c 'exit 7'
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 7
+	start_gr -- sh -c 'kill -USR1 $$'
+	wait_gr_exit
+	assert_equal "$GR_STATUS" $((128 + 10))
+}
+
+@test "the child's stdout and stderr pass through untouched" {
+	start_gr -q -- sh -c 'printf "out line\\n"; printf "err line\\n" >&2; printf "no newline"'
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	assert_equal "$(cat "$T/gr.out")" "out line
+no newline"
+	assert_equal "$(cat "$T/gr.err")" "err line"
+}
+
+@test "logs: one line per event; -q keeps errors only; -v says more" {
+	start_gr -- sh -c 'exit 3'
+	wait_gr_exit
+	run cat "$T/gr.err"
+	assert_line --regexp '^graceful-run\[[0-9]+\]: generation 1 \(pid [0-9]+\) started$'
+	assert_line --regexp '^graceful-run\[[0-9]+\]: generation 1 \(pid [0-9]+\) exited with status 3 before it was ready$'
+	start_gr -q -- sh -c 'exit 0'
+	wait_gr_exit
+	assert_equal "$(cat "$T/gr.err")" ""
+	start_gr -v -l "127.0.0.1:$(free_port)" -- true
+	wait_gr_exit
+	run grep -c 'bound 127.0.0.1' "$T/gr.err"
+	assert_output 1
+}

@@ -1,1 +1,137 @@
 #!/usr/bin/env bats
+# Signals to graceful-run: graceful stop, the stop timeout, forwarding, and
+# reaping as a subreaper or as PID 1.
+
+load helpers/common
+
+# start_probe [OPTIONS...]: graceful-run OPTIONS -- probe-child, then wait
+# until the child is ready.
+start_probe() {
+	PROBE_LOG="$T/probe.log" start_gr "$@" -- "$HELPERS_SRC/probe-child"
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+}
+
+@test "TERM stops the child with the stop signal and exits 0" {
+	start_probe
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	run cat "$T/probe.log"
+	assert_line "signal TERM"
+	assert_line "exit 0"
+	run grep -c 'SIGTERM: stopping every generation with SIGTERM' "$T/gr.err"
+	assert_output 1
+}
+
+@test "INT and QUIT stop gracefully too" {
+	local sig
+	for sig in INT QUIT; do
+		start_probe
+		kill -"$sig" "$GR_PID"
+		wait_gr_exit
+		assert_equal "$GR_STATUS" 0
+		run grep -c "SIG$sig: stopping every generation with SIGTERM" "$T/gr.err"
+		assert_output 1
+	done
+}
+
+@test "--stop-signal chooses what the process group gets" {
+	start_gr --stop-signal QUIT --stop-timeout 30s -- python3 -c '
+import os, signal, sys
+def on_quit(signo, frame):
+    open(sys.argv[1], "a").write("got QUIT\n")
+    sys.exit(0)
+signal.signal(signal.SIGQUIT, on_quit)
+os.write(int(os.environ["GRACEFUL_RUN_READY_FD"]), b"ready\n")
+while True:
+    signal.pause()' "$T/probe.log"
+	wait_for_line "$T/gr.err" 'generation 1 .* ready'
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	run cat "$T/probe.log"
+	assert_line "got QUIT"
+}
+
+@test "after a graceful stop the exit status is the child's own" {
+	PROBE_TERM_EXIT=3 start_probe
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 3
+}
+
+@test "a child that ignores TERM is killed after --stop-timeout; exit 137" {
+	PROBE_IGNORE_TERM=1 start_probe --stop-timeout 500ms
+	local child=$(generation_pid 1)
+	kill -TERM "$GR_PID"
+	wait_gr_exit 30
+	assert_equal "$GR_STATUS" 137
+	run grep -E "generation 1 \(pid $child\) still running 0.50s after SIGTERM; sending SIGKILL" "$T/gr.err"
+	assert_success
+	run kill -0 "$child"
+	assert_failure
+}
+
+@test "a second TERM kills at once" {
+	PROBE_IGNORE_TERM=1 start_probe --stop-timeout 10m
+	kill -TERM "$GR_PID"
+	wait_for_line "$T/probe.log" "signal TERM"
+	kill -TERM "$GR_PID"
+	wait_gr_exit 30
+	assert_equal "$GR_STATUS" 137
+	run grep -c "second SIGTERM: killing every generation" "$T/gr.err"
+	assert_output 1
+}
+
+@test "USR1, USR2, WINCH, TTIN and TTOU are forwarded to the child" {
+	start_probe
+	local sig
+	for sig in USR1 USR2 WINCH TTIN TTOU; do
+		kill -"$sig" "$GR_PID"
+		wait_for_line "$T/probe.log" "signal $sig"
+	done
+	# The wrapper is still running and still the same process.
+	kill -0 "$GR_PID"
+	run grep -c "stopping" "$T/gr.err"
+	assert_output 0
+}
+
+@test "orphaned grandchildren are reaped (child subreaper)" {
+	start_gr --ready delay:0 -- sh -c '
+		(sh -c "sleep 0.3; ps -o ppid= -p \$\$ | tr -d \" \" >$1/orphan.ppid" &)
+		while :; do sleep 1000 & wait $!; done' _ "$T"
+	wait_for_line "$T/orphan.ppid" '[0-9]'
+	assert_equal "$(cat "$T/orphan.ppid")" "$GR_PID"
+	# Nothing the wrapper adopted stays a zombie.
+	local i
+	for i in $(seq 100); do
+		ps --ppid "$GR_PID" -o stat= | grep -q Z || break
+		sleep 0.1
+	done
+	run sh -c "ps --ppid $GR_PID -o stat= | grep -c Z"
+	assert_output 0
+}
+
+@test "as PID 1 it reaps, forwards TERM and exits with the child's status" {
+	unshare --pid --fork --mount-proc true 2>/dev/null ||
+		skip "no pid namespaces here"
+	run unshare --pid --fork --mount-proc "$GR_BIN" -- sh -c '
+		(sleep 0.2 &)
+		sleep 0.5
+		ps -e -o stat= | grep -c Z >'"$T/zombies"'
+		exit 5'
+	assert_equal "$status" 5
+	assert_equal "$(cat "$T/zombies")" 0
+	unshare --pid --fork --mount-proc "$GR_BIN" -- "$HELPERS_SRC/probe-child" \
+		>"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	local outer=$!
+	wait_for_line "$T/gr.out" "ready gen=1"
+	local inner=$(pgrep -P "$outer" -f graceful-run)
+	[ -n "$inner" ]
+	kill -TERM "$inner"
+	local st=0
+	wait "$outer" || st=$?
+	assert_equal "$st" 0
+	run grep -c "SIGTERM: stopping every generation" "$T/gr.err"
+	assert_output 1
+}
