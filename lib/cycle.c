@@ -218,6 +218,9 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 		    now);
 		log_info("generation %u (pid %ld) stopping (SIG%s)", old->id,
 		    (long)old->pid, parse_signame(sv->cfg->stop_signal));
+		log_debug("generation %u: stop signal sent %.3fms after the "
+		    "ready event was read", old->id,
+		    (double)(clock_now() - sv->event_ns) / NSEC_PER_MSEC);
 	}
 	sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in %.2fs",
 	    g->id, (long)g->pid, clock_seconds(now - sv->reload_started_ns));
@@ -288,6 +291,20 @@ cycle_current_exited(struct supervisor *sv, struct generation *g)
 	log_warnx("no generation serving until the reload under way is done");
 }
 
+/* Reload time: from the reload request until no older leader is left. */
+static void
+cycle_log_reload_done(struct supervisor *sv, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0 && !sv->gens[i].exited &&
+		    sv->gens[i].state == GEN_DRAINING)
+			return;
+	log_debug("reload done in %.3fms (request to old generations gone)",
+	    (double)(now - sv->reload_started_ns) / NSEC_PER_MSEC);
+}
+
 void
 cycle_exited(struct supervisor *sv, struct generation *g)
 {
@@ -316,6 +333,7 @@ cycle_exited(struct supervisor *sv, struct generation *g)
 		snprintf(what, sizeof(what), " after draining %.2fs",
 		    clock_seconds(now - g->stop_ns));
 		cycle_log_exit(g, what);
+		cycle_log_reload_done(sv, now);
 		break;
 	case GEN_GONE:
 		break;

@@ -218,6 +218,7 @@ struct supervisor {
 	bool have_dead_status;	/* the current died during a reload */
 	int dead_status;
 	int64_t reload_started_ns;
+	int64_t event_ns;	/* when the loop woke for the events at hand */
 };
 int supervise_run(const struct config *, const struct listeners *, int sigfd);
 struct generation *supervise_current(struct supervisor *);

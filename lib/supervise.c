@@ -256,6 +256,7 @@ supervise_wait(struct supervisor *sv, int sigfd)
 			fatal("ppoll");
 		return;
 	}
+	sv->event_ns = clock_now();
 	for (i = 1; i < n; i++)
 		if (pfd[i].revents != 0)
 			supervise_channel(sv, owner[i], pfd[i].fd);
