@@ -157,6 +157,9 @@ parse_one_option(struct options *o, int ch, char *argv[])
 	case OPT_READY_TIMEOUT:
 		o->ready_timeout_ns = parse_duration_option("--ready-timeout",
 		    optarg);
+		if (o->ready_timeout_ns == 0)
+			usage_error("--ready-timeout \"%s\": must be more "
+			    "than 0", optarg);
 		break;
 	case OPT_CHECK:
 		o->cfg.check = optarg;

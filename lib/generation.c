@@ -44,6 +44,8 @@ gen_spawn(struct generation *g, unsigned id, const struct spawn_context *ctx,
 	struct childenv_input in = { .listeners = ls, .generation = id,
 	    .ready_fd = -1 };
 	struct childenv env = { 0 };
+	struct spawn_request req = { .argv = ctx->argv, .env = &env,
+	    .fds = fds };
 	size_t i, nfds = ls->n;
 
 	memset(g, 0, sizeof(*g));
@@ -63,8 +65,7 @@ gen_spawn(struct generation *g, unsigned id, const struct spawn_context *ctx,
 		log_warn("environment of generation %u", id);
 		goto fail;
 	}
-	struct spawn_request req = { .argv = ctx->argv, .env = &env,
-	    .fds = fds, .nfds = nfds };
+	req.nfds = nfds;
 	g->pid = spawn_process(&req, &exec_errno);
 	childenv_free(&env);
 	if (g->pid == -1) {

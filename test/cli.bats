@@ -122,6 +122,9 @@ time.sleep(60)' "$busy" "$T/held" 3>&- &
 	assert_one_line '--stop-timeout "5x": bad duration'
 	run_gr --ready-timeout -1 -- true
 	assert_equal "$status" 125
+	run_gr --ready-timeout 0 -- true
+	assert_equal "$status" 125
+	assert_one_line '--ready-timeout "0": must be more than 0'
 	run_gr --ready delay:soon -- true
 	assert_equal "$status" 125
 	assert_one_line '--ready "delay:soon": want auto'
