@@ -152,6 +152,8 @@ cycle_reload(struct supervisor *sv)
 		return;
 	}
 	sv->check_pid = spawn_shell(sv->cfg->check, &env);
+	sv->check_deadline_ns = clock_now() + sv->cfg->ready.timeout_ns;
+	sv->check_timed_out = false;
 	childenv_free(&env);
 	if (sv->check_pid == -1) {
 		sv->check_pid = 0;
@@ -165,15 +167,30 @@ cycle_check_exited(struct supervisor *sv, int status)
 	char why[96];
 
 	sv->check_pid = 0;
+	sv->check_deadline_ns = 0;
 	if (sv->stopping || sv->exiting)
 		return;
-	if (status == 0) {
+	if (status == 0 && !sv->check_timed_out) {
 		cycle_spawn(sv);
 		return;
 	}
-	snprintf(why, sizeof(why), "check command exited with status %d",
-	    status);
+	if (sv->check_timed_out)
+		snprintf(why, sizeof(why), "check command not done within "
+		    "%.2fs", clock_seconds(sv->cfg->ready.timeout_ns));
+	else
+		snprintf(why, sizeof(why), "check command exited with "
+		    "status %d", status);
 	cycle_reload_failed(sv, why);
+}
+
+/* A hung check must not hold every later reload back. */
+void
+cycle_check_overdue(struct supervisor *sv)
+{
+	sv->check_deadline_ns = 0;
+	sv->check_timed_out = true;
+	if (kill(-sv->check_pid, SIGKILL) == -1)
+		log_warn("kill check command (pgid %ld)", (long)sv->check_pid);
 }
 
 static void
@@ -203,10 +220,6 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	g->ready_ns = now;
 	g->timer_ns = 0;
 	sv->have_dead_status = false;
-	if (g->ready_fd != -1) {
-		close(g->ready_fd);
-		g->ready_fd = -1;
-	}
 	log_info("generation %u (pid %ld) ready in %.2fs (%s)", g->id,
 	    (long)g->pid, clock_seconds(now - g->started_ns), ready_how(g));
 	for (i = 0; i < MAX_GENERATIONS; i++) {
@@ -245,11 +258,14 @@ cycle_not_ready(struct supervisor *sv, struct generation *g, const char *why)
 }
 
 static void
-cycle_log_exit(struct generation *g, const char *what)
+cycle_log_exit(struct supervisor *sv, struct generation *g, const char *what)
 {
 	if (g->status == 0)
 		log_info("generation %u (pid %ld) exited 0%s", g->id,
 		    (long)g->pid, what);
+	else if (g->signalled && g->status == 128 + sv->cfg->stop_signal)
+		log_info("generation %u (pid %ld) exited on SIG%s%s", g->id,
+		    (long)g->pid, parse_signame(sv->cfg->stop_signal), what);
 	else
 		log_warnx("generation %u (pid %ld) exited with status %d%s",
 		    g->id, (long)g->pid, g->status, what);
@@ -263,7 +279,7 @@ cycle_starting_exited(struct supervisor *sv, struct generation *g)
 	g->state = GEN_DRAINING;
 	gen_stop(g, SIGKILL, sv->cfg->stop_timeout_ns, clock_now());
 	if (supervise_current(sv) == NULL && !sv->have_dead_status) {
-		cycle_log_exit(g, " before it was ready");
+		cycle_log_exit(sv, g, " before it was ready");
 		cycle_begin_exit(sv, g->status);
 		return;
 	}
@@ -279,7 +295,7 @@ cycle_current_exited(struct supervisor *sv, struct generation *g)
 	struct generation *next = supervise_starting(sv);
 
 	g->state = GEN_DRAINING;
-	cycle_log_exit(g, "");
+	cycle_log_exit(sv, g, "");
 	gen_stop(g, sv->cfg->stop_signal, sv->cfg->stop_timeout_ns, clock_now());
 	if (next == NULL && sv->check_pid == 0) {
 		cycle_begin_exit(sv, g->status);
@@ -314,7 +330,7 @@ cycle_exited(struct supervisor *sv, struct generation *g)
 	if (g->id == sv->status_generation)
 		sv->status_exited = true;
 	if (sv->stopping || sv->exiting) {
-		cycle_log_exit(g, "");
+		cycle_log_exit(sv, g, "");
 		if (g->id == sv->status_generation && !sv->have_exit_status) {
 			sv->have_exit_status = true;
 			sv->exit_status = g->status == 128 + sv->cfg->stop_signal ?
@@ -332,7 +348,7 @@ cycle_exited(struct supervisor *sv, struct generation *g)
 	case GEN_DRAINING:
 		snprintf(what, sizeof(what), " after draining %.2fs",
 		    clock_seconds(now - g->stop_ns));
-		cycle_log_exit(g, what);
+		cycle_log_exit(sv, g, what);
 		cycle_log_reload_done(sv, now);
 		break;
 	case GEN_GONE:
@@ -383,7 +399,10 @@ cycle_stop(struct supervisor *sv, int signo)
 	sv->reload_pending = false;
 	if (g == NULL)
 		g = supervise_starting(sv);
-	if (g != NULL && !sv->have_exit_status)
+	if (sv->have_dead_status && !sv->have_exit_status) {
+		sv->have_exit_status = true;
+		sv->exit_status = sv->dead_status;
+	} else if (g != NULL && !sv->have_exit_status)
 		sv->status_generation = g->id;
 	sdnotify("STOPPING=1\nSTATUS=stopping");
 	log_info("SIG%s: stopping every generation with SIG%s",

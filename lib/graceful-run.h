@@ -207,6 +207,8 @@ struct supervisor {
 	struct generation gens[MAX_GENERATIONS];
 	unsigned next_id;
 	pid_t check_pid;	/* --check of the reload under way */
+	int64_t check_deadline_ns;	/* killed when not done by then */
+	bool check_timed_out;
 	bool reload_pending;	/* a HUP arrived during a reload */
 	bool stopping;		/* TERM, INT or QUIT arrived */
 	int64_t stop_started_ns;
@@ -229,6 +231,7 @@ void cycle_ready(struct supervisor *, struct generation *);
 void cycle_not_ready(struct supervisor *, struct generation *, const char *why);
 void cycle_exited(struct supervisor *, struct generation *);
 void cycle_check_exited(struct supervisor *, int status);
+void cycle_check_overdue(struct supervisor *);
 void cycle_kill_due(struct supervisor *, struct generation *);
 void cycle_stop(struct supervisor *, int signo);
 

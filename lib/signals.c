@@ -70,11 +70,13 @@ signals_reset_for_exec(void)
 	sigprocmask(SIG_SETMASK, &empty, NULL);
 }
 
+/* With --reload-signal, HUP is the child's like USR1 is. */
 bool
 signals_is_forwarded(int signo)
 {
 	if (signo == reload_signo)
 		return false;
 	return signo == SIGUSR1 || signo == SIGUSR2 || signo == SIGWINCH ||
-	    signo == SIGTTIN || signo == SIGTTOU;
+	    signo == SIGTTIN || signo == SIGTTOU ||
+	    (signo == SIGHUP && reload_signo > 0);
 }

@@ -107,10 +107,13 @@ sockets_inet_options(int fd, const struct listen_spec *spec, int family,
 	return 0;
 }
 
-/* Bind one inet address; 1 when the host has no such address family. */
+/*
+ * Bind one inet address; 1 when the host has no such address family, or,
+ * for one of several addresses, when that address is not available here.
+ */
 static int
 sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
-    const struct sockaddr *sa, socklen_t len, bool v6only)
+    const struct sockaddr *sa, socklen_t len, bool v6only, bool optional)
 {
 	int type = spec->kind == LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
 	struct listener *l;
@@ -126,6 +129,13 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
 	if (sockets_inet_options(fd, spec, sa->sa_family, v6only) == -1)
 		return -1;
 	if (bind(fd, sa, len) == -1) {
+		if (optional && errno == EADDRNOTAVAIL) {
+			log_info("listen \"%s\": skipping %s: %s", spec->text,
+			    l->addr, strerror(errno));
+			close(fd);
+			ls->n--;
+			return 1;
+		}
 		log_warn("bind %s%s", spec->kind == LISTEN_UDP ? "udp:" : "",
 		    l->addr);
 		return -1;
@@ -155,13 +165,13 @@ sockets_bind_wildcard(struct listeners *ls, const struct listen_spec *spec)
 	sin6.sin6_addr = in6addr_any;
 	sin6.sin6_port = htons(port);
 	rc = sockets_bind_inet(ls, spec, (struct sockaddr *)&sin6,
-	    sizeof(sin6), spec->v6only);
+	    sizeof(sin6), spec->v6only, false);
 	if (rc != 1)
 		return rc;
 	sin.sin_addr.s_addr = htonl(INADDR_ANY);
 	sin.sin_port = htons(port);
 	return sockets_bind_inet(ls, spec, (struct sockaddr *)&sin,
-	    sizeof(sin), false);
+	    sizeof(sin), false, false);
 }
 
 static bool
@@ -196,7 +206,7 @@ sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 			continue;
 		/* Overlapping v4 and v6 wildcards must not collide. */
 		rc = sockets_bind_inet(ls, spec, ai->ai_addr, ai->ai_addrlen,
-		    spec->v6only || several);
+		    spec->v6only || several, several);
 		if (rc == -1)
 			break;
 		bound += rc == 0;
@@ -219,7 +229,9 @@ sockets_unix_stale(const struct sockaddr_un *sun, socklen_t len)
 
 	if (lstat(sun->sun_path, &st) == -1 || !S_ISSOCK(st.st_mode))
 		return false;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	/* Non-blocking: a live server with a full backlog is not stale. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
 		return false;
 	rc = connect(fd, (const struct sockaddr *)sun, len);
 	close(fd);

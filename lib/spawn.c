@@ -73,7 +73,7 @@ spawn_child(const struct spawn_request *req, int errfd)
 	if (setpgid(0, 0) == -1 ||
 	    spawn_place_fds(req->fds, req->nfds, &errfd) == -1) {
 		spawn_report(errfd, STAGE_SETUP);
-		_exit(EXIT_NOT_EXECUTABLE);
+		_exit(EXIT_OWN_FAILURE);
 	}
 	childenv_set_pid(req->env, getpid());
 	execvpe(req->argv[0], req->argv, req->env->vars);
@@ -120,12 +120,13 @@ spawn_process(const struct spawn_request *req, int *exec_errno)
 		return pid;
 	while (waitpid(pid, &ws, 0) == -1 && errno == EINTR)
 		;
-	*exec_errno = f.errnum;
 	errno = f.errnum;
-	if (f.stage == STAGE_SETUP)
+	if (f.stage == STAGE_SETUP) {
 		log_warn("setting up %s", req->argv[0]);
-	else
-		log_warn("exec %s", req->argv[0]);
+		return -1;
+	}
+	*exec_errno = f.errnum;
+	log_warn("exec %s", req->argv[0]);
 	return -1;
 }
 

@@ -134,7 +134,7 @@ supervise_signal(struct supervisor *sv, int signo)
 {
 	if (signo == SIGCHLD)
 		supervise_reap(sv);
-	else if (signo == SIGHUP || signo == sv->cfg->reload_signal)
+	else if (signo == (sv->cfg->reload_signal ? sv->cfg->reload_signal : SIGHUP))
 		cycle_reload(sv);
 	else if (signo == SIGTERM || signo == SIGINT || signo == SIGQUIT)
 		cycle_stop(sv, signo);
@@ -151,6 +151,8 @@ supervise_timers(struct supervisor *sv)
 	char why[64];
 	size_t i;
 
+	if (sv->check_deadline_ns != 0 && now >= sv->check_deadline_ns)
+		cycle_check_overdue(sv);
 	for (i = 0; i < MAX_GENERATIONS; i++) {
 		g = &sv->gens[i];
 		if (g->id == 0)
@@ -173,8 +175,8 @@ supervise_timers(struct supervisor *sv)
 static int64_t
 supervise_deadline(struct supervisor *sv)
 {
+	int64_t at = sv->check_deadline_ns;
 	struct generation *g;
-	int64_t at = 0;
 	size_t i;
 
 	for (i = 0; i < MAX_GENERATIONS; i++) {
@@ -203,7 +205,8 @@ supervise_pollset(struct supervisor *sv, int sigfd, struct pollfd *pfd,
 		g = &sv->gens[i];
 		if (g->id == 0)
 			continue;
-		if (g->ready_fd != -1 && g->state == GEN_STARTING) {
+		/* Read on after readiness: a late line must not be an EPIPE. */
+		if (g->ready_fd != -1) {
 			pfd[n] = (struct pollfd){ .fd = g->ready_fd, .events = POLLIN };
 			owner[n++] = g;
 		}
