@@ -142,11 +142,12 @@ cycle_reload(struct supervisor *sv)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
 	    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-	log_info("reload: starting generation %u", sv->next_id + 1);
 	if (sv->cfg->check == NULL) {
+		log_info("reload: starting generation %u", sv->next_id + 1);
 		cycle_spawn(sv);
 		return;
 	}
+	log_info("reload: running the check command");
 	if (childenv_build(&env, &in) == -1) {
 		cycle_reload_failed(sv, "no memory for the check command");
 		return;

@@ -135,3 +135,148 @@ port_listening() {
 http_get() {
 	curl -fsS --max-time 20 "http://127.0.0.1:$1${2:-/}"
 }
+
+# --- reload, readiness and load tests -------------------------------------
+
+# make_httpd_script: write $T/srv, a command that runs httpd with the knobs
+# httpd_knobs set for its generation, logging to $T/httpd-N.log (N being
+# GRACEFUL_RUN_GENERATION), so each generation can behave differently.
+make_httpd_script() {
+	cat >"$T/srv" <<SCRIPT
+#!/bin/sh
+knobs="$T/knobs-\$GRACEFUL_RUN_GENERATION"
+if [ -f "\$knobs" ]; then
+	set -a
+	. "\$knobs"
+	set +a
+fi
+HTTPD_LOG="$T/httpd-\$GRACEFUL_RUN_GENERATION.log"
+export HTTPD_LOG
+exec "$GR_HELPERS/httpd" "\$@"
+SCRIPT
+	chmod +x "$T/srv"
+}
+
+# httpd_knobs N VAR=VALUE...: the environment of generation N of $T/srv.
+httpd_knobs() {
+	local n=$1
+	shift
+	printf '%s\n' "$@" >"$T/knobs-$n"
+}
+
+# wait_ready N [SECONDS]: until graceful-run logs generation N ready.
+wait_ready() {
+	wait_for_line "$T/gr.err" "generation $1 \(pid [0-9]+\) ready in" "${2:-20}"
+}
+
+# reload_to N [SECONDS]: HUP graceful-run and wait for generation N ready.
+reload_to() {
+	kill -HUP "$GR_PID"
+	wait_ready "$@"
+}
+
+# body_pid: the pid in an httpd response body read on stdin.
+body_pid() {
+	sed -n 's/^pid=0*\([0-9][0-9]*\) gen=[0-9]*$/\1/p'
+}
+
+# served_by PORT: the pid of the httpd answering a fresh request.
+served_by() {
+	http_get "$1" | body_pid
+}
+
+# listen_inode PORT: the inode of the socket listening on 127.0.0.1:PORT.
+listen_inode() {
+	ss -Htlne "sport = :$1" | sed -n 's/.* ino:\([0-9]*\) .*/\1/p'
+}
+
+# wait_accepted PID PORT [SECONDS]: until process PID holds an established
+# connection on local PORT (it has accepted it).
+wait_accepted() {
+	local pid=$1 port=$2 limit=${3:-20} i=0
+	while ! ss -Htnp state established "( sport = :$port )" |
+		grep -q "pid=$pid,"; do
+		if [ $i -ge $((limit * 20)) ]; then
+			echo "pid $pid accepted no connection on $port" >&2
+			ss -Htnp "( sport = :$port )" >&2
+			return 1
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+# no_line_for FILE REGEX SECONDS: fail if FILE gets a line matching REGEX
+# within SECONDS (for "nothing else happens" checks).
+no_line_for() {
+	local file=$1 re=$2 limit=$3 i=0
+	while [ $i -lt $((limit * 20)) ]; do
+		if grep -Eq -- "$re" "$file" 2>/dev/null; then
+			echo "unexpected \"$re\" in $file:" >&2
+			cat "$file" >&2
+			return 1
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+# wait_reaped PID [SECONDS]: until PID no longer exists, not even as a zombie.
+wait_reaped() {
+	local pid=$1 limit=${2:-20} i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $i -ge $((limit * 20)) ]; then
+			echo "pid $pid still exists after ${limit}s:" >&2
+			ps -o pid,ppid,stat,args -p "$pid" >&2
+			return 1
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+# wait_group_gone PGID [SECONDS]: until no process is left in the group.
+wait_group_gone() {
+	local pg=$1 limit=${2:-20} i=0
+	while kill -0 -- "-$pg" 2>/dev/null; do
+		if [ $i -ge $((limit * 20)) ]; then
+			echo "process group $pg still has members after ${limit}s:" >&2
+			ps -o pid,pgid,stat,args -g "$pg" >&2
+			return 1
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+# start_http_loop PORT: request http://127.0.0.1:PORT/ over and over, one
+# new connection each, until stop_http_loop. One line per request is
+# appended to $T/loop.out: "STATUS PID GEN SECONDS", or "ERR WHAT SECONDS".
+# Tests may append their own marker lines to $T/loop.out meanwhile.
+start_http_loop() {
+	python3 -c '
+import http.client, os, sys, time
+port, out, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+f = open(out, "a", buffering=1)
+while not os.path.exists(stop):
+    t = time.monotonic()
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/", headers={"Connection": "close"})
+        r = c.getresponse()
+        body = r.read().decode(errors="replace").split()
+        c.close()
+        pid = body[0][4:].lstrip("0") if len(body) == 2 else "?"
+        gen = body[1][4:].lstrip("0") if len(body) == 2 else "?"
+        f.write("%d %s %s %.3f\n" % (r.status, pid, gen, time.monotonic() - t))
+    except Exception as e:
+        f.write("ERR %s %.3f\n" % (type(e).__name__, time.monotonic() - t))
+' "$1" "$T/loop.out" "$T/loop.stop" 3>&- &
+	echo $! >"$T/loop.pid"
+}
+
+# stop_http_loop: stop the request loop and wait for it to finish.
+stop_http_loop() {
+	touch "$T/loop.stop"
+	wait "$(cat "$T/loop.pid")" || true
+}
