@@ -65,25 +65,32 @@ cycle_reload_failed(struct supervisor *sv, const char *why)
 	cycle_reload_finished(sv);
 }
 
-/* Stop what is left and leave with this status once all of it is gone. */
+/* The stop signal to every generation not yet told; a check is killed. */
 static void
-cycle_begin_exit(struct supervisor *sv, int status)
+cycle_stop_everything(struct supervisor *sv)
 {
 	int64_t now = clock_now();
 	size_t i;
 
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0)
+			gen_stop(&sv->gens[i], sv->cfg->stop_signal,
+			    sv->cfg->stop_timeout_ns, now);
+	if (sv->check_pid > 0 && kill(-sv->check_pid, SIGKILL) == -1)
+		log_warn("kill check command (pgid %ld)", (long)sv->check_pid);
+}
+
+/* Stop what is left and leave with this status once all of it is gone. */
+static void
+cycle_begin_exit(struct supervisor *sv, int status)
+{
 	sv->exiting = true;
 	sv->reload_pending = false;
 	if (!sv->have_exit_status) {
 		sv->have_exit_status = true;
 		sv->exit_status = status;
 	}
-	for (i = 0; i < MAX_GENERATIONS; i++)
-		if (sv->gens[i].id != 0)
-			gen_stop(&sv->gens[i], sv->cfg->stop_signal,
-			    sv->cfg->stop_timeout_ns, now);
-	if (sv->check_pid > 0)
-		kill(-sv->check_pid, SIGKILL);
+	cycle_stop_everything(sv);
 }
 
 static void
@@ -385,8 +392,6 @@ void
 cycle_stop(struct supervisor *sv, int signo)
 {
 	struct generation *g = supervise_current(sv);
-	int64_t now = clock_now();
-	size_t i;
 
 	if (sv->stopping) {
 		if (signo == SIGTERM || signo == SIGINT) {
@@ -408,10 +413,5 @@ cycle_stop(struct supervisor *sv, int signo)
 	sdnotify("STOPPING=1\nSTATUS=stopping");
 	log_info("SIG%s: stopping every generation with SIG%s",
 	    parse_signame(signo), parse_signame(sv->cfg->stop_signal));
-	for (i = 0; i < MAX_GENERATIONS; i++)
-		if (sv->gens[i].id != 0)
-			gen_stop(&sv->gens[i], sv->cfg->stop_signal,
-			    sv->cfg->stop_timeout_ns, now);
-	if (sv->check_pid > 0)
-		kill(-sv->check_pid, SIGKILL);
+	cycle_stop_everything(sv);
 }

@@ -50,66 +50,64 @@ log_emit(const char *fmt, va_list ap, int errnum)
 		;
 }
 
+/* Log at a level if the verbosity allows; errno survives the call. */
+static void
+log_at(int level, bool with_errno, const char *fmt, va_list ap)
+{
+	int saved = errno;
+
+	if (verbosity >= level)
+		log_emit(fmt, ap, with_errno ? saved : 0);
+	errno = saved;
+}
+
 void
 log_warn(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit(fmt, ap, saved);
+	log_at(LOG_QUIET, true, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 void
 log_warnx(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit(fmt, ap, 0);
+	log_at(LOG_QUIET, false, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 void
 log_info(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
-	if (verbosity < LOG_NORMAL)
-		return;
 	va_start(ap, fmt);
-	log_emit(fmt, ap, 0);
+	log_at(LOG_NORMAL, false, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 void
 log_debug(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
-	if (verbosity < LOG_VERBOSE)
-		return;
 	va_start(ap, fmt);
-	log_emit(fmt, ap, 0);
+	log_at(LOG_VERBOSE, false, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 void
 fatal(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit(fmt, ap, saved);
+	log_at(LOG_QUIET, true, fmt, ap);
 	va_end(ap);
 	exit(EXIT_OWN_FAILURE);
 }

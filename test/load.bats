@@ -9,27 +9,14 @@ setup_file() {
 	command -v ab >/dev/null || skip "ab missing"
 }
 
-# start_srv [OPTION]...: graceful-run on a fresh port running $T/srv
-# (httpd with per-generation knobs), generation 1 ready.
-start_srv() {
-	port=$(free_port)
-	make_httpd_script
-	start_gr -l "127.0.0.1:$port" "$@" -- "$T/srv"
-	wait_ready 1
-	pid1=$(generation_pid 1)
-}
-
 # wait_clients N: until N client connections to $port are established.
+has_clients() {
+	[ "$(ss -Htn state established "( dport = :$port )" | wc -l)" -ge "$1" ]
+}
 wait_clients() {
-	local n=$1 i=0
-	while [ "$(ss -Htn state established "( dport = :$port )" | wc -l)" -lt "$n" ]; do
-		if [ $i -ge 400 ]; then
-			echo "fewer than $n clients connected to $port" >&2
-			return 1
-		fi
-		sleep 0.05
-		i=$((i + 1))
-	done
+	retry_until 20 has_clients "$1" && return
+	echo "fewer than $1 clients connected to $port" >&2
+	return 1
 }
 
 # start_wrk ARG...: wrk in the background (output in $T/wrk.out) against
@@ -85,19 +72,24 @@ wrk_max_ms() {
 		printf "%d\n", v * f; exit }' "$T/wrk.out"
 }
 
-@test "20 reloads under keep-alive load: no socket error, nothing but 2xx" {
+# reload_20_times: reloads to generations 2..21, each serving (seen by the
+# request loop) before the next, then all 20 old ones drained.
+reload_20_times() {
 	local n
-	start_srv --ready notify
-	start_wrk -t2 -c32
-	wait_clients 32
 	start_http_loop "$port"
 	for n in $(seq 2 21); do
 		reload_to "$n" 60
-		# each generation serves before the next reload
 		wait_for_count "$T/loop.out" "^200 $(generation_pid "$n") $n " 1 60
 	done
 	stop_http_loop
 	wait_for_count "$T/gr.err" ' exited 0 after draining' 20 60
+}
+
+@test "20 reloads under keep-alive load: no socket error, nothing but 2xx" {
+	start_srv --ready notify
+	start_wrk -t2 -c32
+	wait_clients 32
+	reload_20_times
 	stop_load wrk
 	assert_wrk_clean
 	run grep -v '^200 ' "$T/loop.out"
@@ -108,19 +100,11 @@ wrk_max_ms() {
 }
 
 @test "20 reloads with a new connection per request: no failed request" {
-	local n
 	start_srv --ready notify
 	start_ab
 	wait_for_line "$T/ab.out" 'Benchmarking'
 	wait_clients 1
-	start_http_loop "$port"
-	for n in $(seq 2 21); do
-		reload_to "$n" 60
-		# each generation serves before the next reload
-		wait_for_count "$T/loop.out" "^200 $(generation_pid "$n") $n " 1 60
-	done
-	stop_http_loop
-	wait_for_count "$T/gr.err" ' exited 0 after draining' 20 60
+	reload_20_times
 	stop_load ab
 	assert_ab_clean
 	run grep -v '^200 ' "$T/loop.out"

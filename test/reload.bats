@@ -4,16 +4,6 @@
 
 load helpers/common
 
-# start_srv [OPTION]...: graceful-run on a fresh port running $T/srv
-# (httpd with per-generation knobs); waits for generation 1 to be ready.
-start_srv() {
-	port=$(free_port)
-	make_httpd_script
-	start_gr -l "127.0.0.1:$port" "$@" -- "$T/srv"
-	wait_ready 1
-	pid1=$(generation_pid 1)
-}
-
 @test "HUP starts generation 2, then drains generation 1; the wrapper and the sockets stay" {
 	local ino pid2
 	start_srv --ready notify

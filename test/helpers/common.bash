@@ -79,52 +79,53 @@ wait_for_line() {
 	done
 }
 
-# wait_for_count FILE REGEX N [SECONDS]: until N lines match.
-wait_for_count() {
-	local file=$1 re=$2 n=$3 limit=${4:-20} i=0
-	while [ "$(grep -Ec -- "$re" "$file" 2>/dev/null)" -lt "$n" ]; do
-		if [ $i -ge $((limit * 20)) ]; then
-			echo "timed out waiting for $n \"$re\" in $file" >&2
-			cat "$file" >&2
-			return 1
-		fi
+# retry_until SECONDS CMD...: run CMD every 50 ms until it succeeds; fail
+# once SECONDS have passed.
+retry_until() {
+	local limit=$1 i=0
+	shift
+	until "$@"; do
+		[ $((i += 1)) -le $((limit * 20)) ] || return 1
 		sleep 0.05
-		i=$((i + 1))
 	done
 }
+
+has_lines() { # FILE REGEX N
+	[ "$(grep -Ec -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
+}
+
+# wait_for_count FILE REGEX N [SECONDS]: until N lines match.
+wait_for_count() {
+	retry_until "${4:-20}" has_lines "$1" "$2" "$3" && return
+	echo "timed out waiting for $3 \"$2\" in $1" >&2
+	cat "$1" >&2
+	return 1
+}
+
+# running PID: alive and not a zombie.
+running() {
+	kill -0 "$1" 2>/dev/null && ps -o stat= -p "$1" 2>/dev/null | grep -qv Z
+}
+
+not() { ! "$@"; }
 
 # wait_gr_exit [SECONDS]: wait for graceful-run to exit; its status in
 # GR_STATUS. Fails if it is still running after SECONDS.
 wait_gr_exit() {
-	local limit=${1:-20} i=0
-	while kill -0 "$GR_PID" 2>/dev/null; do
-		if ! ps -o stat= -p "$GR_PID" | grep -qv Z; then
-			break
-		fi
-		if [ $i -ge $((limit * 20)) ]; then
-			echo "graceful-run still running after ${limit}s" >&2
-			cat "$T/gr.err" >&2
-			return 1
-		fi
-		sleep 0.05
-		i=$((i + 1))
-	done
+	if ! retry_until "${1:-20}" not running "$GR_PID"; then
+		echo "graceful-run still running after ${1:-20}s" >&2
+		cat "$T/gr.err" >&2
+		return 1
+	fi
 	GR_STATUS=0
 	wait "$GR_PID" || GR_STATUS=$?
 }
 
 # wait_gone PID [SECONDS]: until the process is gone (or a zombie).
 wait_gone() {
-	local pid=$1 limit=${2:-20} i=0
-	while kill -0 "$pid" 2>/dev/null &&
-		ps -o stat= -p "$pid" 2>/dev/null | grep -qv Z; do
-		if [ $i -ge $((limit * 20)) ]; then
-			echo "pid $pid still running after ${limit}s" >&2
-			return 1
-		fi
-		sleep 0.05
-		i=$((i + 1))
-	done
+	retry_until "${2:-20}" not running "$1" && return
+	echo "pid $1 still running after ${2:-20}s" >&2
+	return 1
 }
 
 # wait_port_free PORT: until nothing listens on 127.0.0.1:PORT.
@@ -192,18 +193,14 @@ listen_inode() {
 
 # wait_accepted PID PORT [SECONDS]: until process PID holds an established
 # connection on local PORT (it has accepted it).
+has_accepted() { # PID PORT
+	ss -Htnp state established "( sport = :$2 )" | grep -q "pid=$1,"
+}
 wait_accepted() {
-	local pid=$1 port=$2 limit=${3:-20} i=0
-	while ! ss -Htnp state established "( sport = :$port )" |
-		grep -q "pid=$pid,"; do
-		if [ $i -ge $((limit * 20)) ]; then
-			echo "pid $pid accepted no connection on $port" >&2
-			ss -Htnp "( sport = :$port )" >&2
-			return 1
-		fi
-		sleep 0.05
-		i=$((i + 1))
-	done
+	retry_until "${3:-20}" has_accepted "$1" "$2" && return
+	echo "pid $1 accepted no connection on $2" >&2
+	ss -Htnp "( sport = :$2 )" >&2
+	return 1
 }
 
 # no_line_for FILE REGEX SECONDS: fail if FILE gets a line matching REGEX
@@ -223,30 +220,29 @@ no_line_for() {
 
 # wait_reaped PID [SECONDS]: until PID no longer exists, not even as a zombie.
 wait_reaped() {
-	local pid=$1 limit=${2:-20} i=0
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ $i -ge $((limit * 20)) ]; then
-			echo "pid $pid still exists after ${limit}s:" >&2
-			ps -o pid,ppid,stat,args -p "$pid" >&2
-			return 1
-		fi
-		sleep 0.05
-		i=$((i + 1))
-	done
+	retry_until "${2:-20}" not kill -0 "$1" 2>/dev/null && return
+	echo "pid $1 still exists after ${2:-20}s:" >&2
+	ps -o pid,ppid,stat,args -p "$1" >&2
+	return 1
 }
 
 # wait_group_gone PGID [SECONDS]: until no process is left in the group.
 wait_group_gone() {
-	local pg=$1 limit=${2:-20} i=0
-	while kill -0 -- "-$pg" 2>/dev/null; do
-		if [ $i -ge $((limit * 20)) ]; then
-			echo "process group $pg still has members after ${limit}s:" >&2
-			ps -o pid,pgid,stat,args -g "$pg" >&2
-			return 1
-		fi
-		sleep 0.05
-		i=$((i + 1))
-	done
+	retry_until "${2:-20}" not kill -0 -- "-$1" 2>/dev/null && return
+	echo "process group $1 still has members after ${2:-20}s:" >&2
+	ps -o pid,pgid,stat,args -g "$1" >&2
+	return 1
+}
+
+# start_srv [OPTION]...: graceful-run on a fresh $port running $T/srv
+# (httpd with per-generation knobs); waits for generation 1 to be ready,
+# whose pid is then $pid1.
+start_srv() {
+	port=$(free_port)
+	make_httpd_script
+	start_gr -l "127.0.0.1:$port" "$@" -- "$T/srv"
+	wait_ready 1
+	pid1=$(generation_pid 1)
 }
 
 # start_http_loop PORT: request http://127.0.0.1:PORT/ over and over, one
