@@ -332,7 +332,8 @@ static bool handle_signals(void)
     ssize_t n;
     while ((n = read(sig_pipe[0], b, sizeof b)) > 0 || (n < 0 && errno == EINTR))
         for (ssize_t i = 0; i < n; i++)
-            log_event("signal %s", signal_name(b[i]));
+            if (b[i] != 0)          /* 0: the last worker left */
+                log_event("signal %s", signal_name(b[i]));
     return stop_requested;
 }
 
@@ -591,7 +592,12 @@ static void *conn_thread(void *arg)
     while (serve_one(&c))
         ;
     linger_close(c.fd);
-    atomic_fetch_sub(&nconn, 1);
+    /* The last one out during a drain wakes main, so exit is not delayed. */
+    if (atomic_fetch_sub(&nconn, 1) == 1 && atomic_load(&draining)) {
+        unsigned char b = 0;
+        ssize_t r = write(sig_pipe[1], &b, 1);
+        (void)r;
+    }
     return NULL;
 }
 
@@ -686,7 +692,7 @@ static _Noreturn void drain_and_exit(void)
     log_event("draining");
     while (atomic_load(&nconn) > 0) {
         struct pollfd p = { .fd = sig_pipe[0], .events = POLLIN };
-        if (poll(&p, 1, 50) > 0)
+        if (poll(&p, 1, 1000) > 0)
             handle_signals();
     }
     close(drain_pipe[0]);
