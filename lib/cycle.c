@@ -17,9 +17,11 @@
  * kill deadline   -                     -                       SIGKILL
  * TERM/INT/QUIT   stop signal to every generation; the second TERM/INT: SIGKILL
  *
- * A reload with --check runs the check first; a failed check fails the
- * reload before anything is spawned. A generation is freed once its leader
- * is reaped and its process group is empty (supervise.c).
+ * A reload with --check runs the check first; a check that fails, or is
+ * not done within --ready-timeout, fails the reload before anything is
+ * spawned. When the current generation died during a reload, a failed
+ * reload means exiting with the dead one's status. A generation is freed
+ * once its leader is reaped and its process group is empty (supervise.c).
  */
 #include "config.h"
 
