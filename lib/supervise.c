@@ -17,6 +17,13 @@
 #include "graceful-run.h"
 
 #define POLL_MAX (1 + 2 * MAX_GENERATIONS)
+/*
+ * How often a generation whose leader is gone is checked for members left.
+ * Their deaths are not always signalled (an orphan that was already a
+ * zombie when it was reparented to us need not raise SIGCHLD), so this is
+ * polled, but only while such a generation exists.
+ */
+#define LINGER_CHECK (50 * NSEC_PER_MSEC)
 
 struct generation *
 supervise_current(struct supervisor *sv)
@@ -129,6 +136,17 @@ supervise_reap(struct supervisor *sv)
 	supervise_free_gone(sv);
 }
 
+static bool
+supervise_lingering(struct supervisor *sv)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0 && sv->gens[i].exited)
+			return true;
+	return false;
+}
+
 static void
 supervise_signal(struct supervisor *sv, int signo)
 {
@@ -184,6 +202,8 @@ supervise_deadline(struct supervisor *sv)
 		if (g->id == 0)
 			continue;
 		at = clock_earliest(at, g->kill_ns);
+		if (g->exited)
+			at = clock_earliest(at, clock_now() + LINGER_CHECK);
 		if (g->state == GEN_STARTING && !g->exited && !g->signalled) {
 			at = clock_earliest(at, g->timer_ns);
 			at = clock_earliest(at, g->ready_deadline_ns);
@@ -267,6 +287,8 @@ supervise_wait(struct supervisor *sv, int sigfd)
 		while ((rc = signals_read(sigfd, &signo)) == 1)
 			supervise_signal(sv, signo);
 	supervise_timers(sv);
+	if (supervise_lingering(sv))
+		supervise_reap(sv);
 }
 
 static bool

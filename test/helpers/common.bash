@@ -115,6 +115,9 @@ wait_gr_exit() {
 	if ! retry_until "${1:-20}" not running "$GR_PID"; then
 		echo "graceful-run still running after ${1:-20}s" >&2
 		cat "$T/gr.err" >&2
+		echo "--- its children and what is left of each generation:" >&2
+		ps -o pid,ppid,pgid,stat,args --ppid "$GR_PID" >&2
+		ps -o pid,ppid,pgid,stat,args -g "$(generation_pids | paste -sd,)" >&2
 		return 1
 	fi
 	GR_STATUS=0
