@@ -337,8 +337,6 @@ cycle_exited(struct supervisor *sv, struct generation *g)
 	int64_t now = clock_now();
 	char what[64];
 
-	if (g->id == sv->status_generation)
-		sv->status_exited = true;
 	if (sv->stopping || sv->exiting) {
 		cycle_log_exit(sv, g, "");
 		if (g->id == sv->status_generation && !sv->have_exit_status) {
@@ -360,8 +358,6 @@ cycle_exited(struct supervisor *sv, struct generation *g)
 		    clock_seconds(now - g->stop_ns));
 		cycle_log_exit(sv, g, what);
 		cycle_log_reload_done(sv, now);
-		break;
-	case GEN_GONE:
 		break;
 	}
 }

@@ -128,12 +128,3 @@ gen_close_channels(struct generation *g)
 	g->notify_fd = -1;
 	g->notify_path[0] = '\0';
 }
-
-const char *
-gen_state_name(enum gen_state s)
-{
-	static const char *const names[] = { "starting", "ready", "draining",
-	    "gone" };
-
-	return names[s];
-}

@@ -27,7 +27,6 @@
 /* log.c */
 enum log_verbosity { LOG_QUIET = -1, LOG_NORMAL = 0, LOG_VERBOSE = 1 };
 void log_init(int verbosity);
-bool log_verbose(void);
 void log_warn(const char *, ...) PRINTFLIKE(1, 2);
 void log_warnx(const char *, ...) PRINTFLIKE(1, 2);
 void log_info(const char *, ...) PRINTFLIKE(1, 2);
@@ -157,7 +156,8 @@ enum ready_verdict ready_on_probe_exit(struct generation *, int status, int64_t 
 const char *ready_how(const struct generation *);
 
 /* generation.c: one started copy of the command. */
-enum gen_state { GEN_STARTING, GEN_READY, GEN_DRAINING, GEN_GONE };
+/* "Gone" is no state: a gone generation's slot is freed (id 0). */
+enum gen_state { GEN_STARTING, GEN_READY, GEN_DRAINING };
 struct generation {
 	unsigned id;
 	pid_t pid;		/* also its process group */
@@ -190,7 +190,6 @@ void gen_signal(struct generation *, int signo);
 void gen_stop(struct generation *, int signo, int64_t timeout_ns, int64_t now);
 bool gen_has_members(const struct generation *);
 void gen_close_channels(struct generation *);
-const char *gen_state_name(enum gen_state);
 
 /* supervise.c and cycle.c: the loop, and the reload state machine. */
 struct config {
@@ -216,7 +215,6 @@ struct supervisor {
 	bool have_exit_status;
 	int exit_status;
 	unsigned status_generation;	/* whose status a stop exits with */
-	bool status_exited;
 	bool have_dead_status;	/* the current died during a reload */
 	int dead_status;
 	int64_t reload_started_ns;

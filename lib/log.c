@@ -20,12 +20,6 @@ log_init(int level)
 	verbosity = level;
 }
 
-bool
-log_verbose(void)
-{
-	return verbosity >= LOG_VERBOSE;
-}
-
 /* One write(2) a line, so lines from several processes never interleave. */
 static void
 log_emit(const char *fmt, va_list ap, int errnum)
