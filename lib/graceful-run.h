@@ -136,6 +136,25 @@ void sdnotify_capture(void);
 void sdnotify(const char *fmt, ...) PRINTFLIKE(1, 2);
 int sdnotify_send(const char *socket_path, const char *msg);
 
+/*
+ * accepting.c: whether a starting generation accepts on a shared socket,
+ * read from /proc. It looks at every process whose process group is pgid
+ * (none when pgid <= 1) and at each pid in extra[] (say, a daemon that
+ * left the group), and at each of their threads. Returns ACCEPTING_YES
+ * with how set to the rule that matched ("accepting on fd 3 via epoll",
+ * the fd as the child got it), ACCEPTING_NOT_YET, or ACCEPTING_CANNOT_SEE
+ * with how saying what could not be read (no permission, another pid
+ * namespace, no /proc). howlen must be more than 0. Costs a walk of /proc
+ * and a few small reads per process of the group; keeps nothing.
+ */
+enum accepting_verdict {
+	ACCEPTING_CANNOT_SEE = -1,
+	ACCEPTING_NOT_YET = 0,
+	ACCEPTING_YES = 1,
+};
+int accepting_check(pid_t pgid, const pid_t *extra, size_t nextra,
+    const struct listeners *, char *how, size_t howlen);
+
 /* ready.c: how a starting generation proves it serves. */
 enum ready_mode { READY_AUTO, READY_NOTIFY, READY_DELAY, READY_EXEC };
 struct ready_config {
