@@ -162,6 +162,24 @@ struct ready_config {
 	int64_t wait_ns;	/* auto: silence allowed; delay: how long */
 	const char *command;	/* exec */
 	int64_t timeout_ns;
+	const struct listeners *listeners;	/* for the accepting check */
+};
+/* ready.c's own part of a generation; all zero at spawn. */
+struct ready_state {
+	int64_t alive_ns;	/* auto: its DURATION is up; delay: ready;
+				   exec: the next probe */
+	int64_t check_ns;	/* the next look at whether it accepts */
+	int64_t check_every_ns;	/* from 1 ms, doubling up to 10 ms */
+	int64_t resume_ns;	/* a flooded notify socket is read again */
+	int seen;		/* the last look's accepting_verdict */
+	size_t pipe_bytes;	/* read from the pipe with no newline yet */
+	bool pipe_held;		/* pipe_fd: open (a late line is no EPIPE)
+				   but no longer polled */
+	bool notify_held;	/* notify_fd: not polled until resume_ns */
+	bool flood_logged;
+	int pipe_fd;
+	int notify_fd;
+	char how[48];		/* what made it ready, when composed */
 };
 struct generation;
 enum ready_verdict { READY_PENDING, READY_YES, READY_FAILED };
@@ -173,6 +191,7 @@ enum ready_verdict ready_on_notify(struct generation *);
 enum ready_verdict ready_on_timer(struct generation *, const struct ready_config *, int64_t now);
 enum ready_verdict ready_on_probe_exit(struct generation *, int status, int64_t now);
 const char *ready_how(const struct generation *);
+void ready_release(struct generation *);
 
 /* generation.c: one started copy of the command. */
 /* "Gone" is no state: a gone generation's slot is freed (id 0). */
@@ -198,6 +217,7 @@ struct generation {
 	bool exited;		/* the leader is reaped */
 	int status;		/* the leader's exit status */
 	char status_text[128];
+	struct ready_state rs;	/* readiness bookkeeping (ready.c) */
 };
 struct spawn_context {
 	char *const *argv;
