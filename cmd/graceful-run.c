@@ -64,7 +64,9 @@ usage(void)
 "                         unix:PATH, unix:@NAME, udp:HOST:PORT; OPT is\n"
 "                         backlog=N, reuseport, v6only, mode=0660,\n"
 "                         owner=USER[:GROUP]; repeatable, in fd order\n"
-"      --ready MODE       auto[:DURATION] (default auto:1s), notify,\n"
+"      --ready MODE       auto[:DURATION] (default auto:1s): ready at the\n"
+"                         first notification, else once seen accepting,\n"
+"                         else once alive DURATION; accepting, notify,\n"
 "                         delay:DURATION or exec:COMMAND\n"
 "      --ready-timeout DURATION\n"
 "                         a new generation not ready by then has failed\n"
@@ -214,8 +216,8 @@ parse_options(struct options *o, int argc, char *argv[])
 	o->cfg.argv = argv + optind;
 	o->cfg.ready.timeout_ns = o->ready_timeout_ns;
 	if (ready_parse(o->ready_text, &o->cfg.ready) == -1)
-		usage_error("--ready \"%s\": want auto[:DURATION], notify, "
-		    "delay:DURATION or exec:COMMAND", o->ready_text);
+		usage_error("--ready \"%s\": want auto[:DURATION], accepting, "
+		    "notify, delay:DURATION or exec:COMMAND", o->ready_text);
 	if (o->cfg.reload_signal == SIGTERM || o->cfg.reload_signal == SIGINT ||
 	    o->cfg.reload_signal == SIGQUIT || o->cfg.reload_signal == SIGCHLD ||
 	    o->cfg.reload_signal == SIGKILL || o->cfg.reload_signal == SIGSTOP)
@@ -285,6 +287,7 @@ main(int argc, char *argv[])
 		fatal("prctl PR_SET_CHILD_SUBREAPER");
 	if (open_sockets(&o, &ls) == -1)
 		return EXIT_OWN_FAILURE;
+	o.cfg.ready.listeners = &ls;
 	status = supervise_run(&o.cfg, &ls, sigfd);
 	sockets_release(&ls);
 	close(sigfd);

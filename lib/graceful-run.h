@@ -156,7 +156,8 @@ int accepting_check(pid_t pgid, const pid_t *extra, size_t nextra,
     const struct listeners *, char *how, size_t howlen);
 
 /* ready.c: how a starting generation proves it serves. */
-enum ready_mode { READY_AUTO, READY_NOTIFY, READY_DELAY, READY_EXEC };
+enum ready_mode { READY_AUTO, READY_NOTIFY, READY_DELAY, READY_EXEC,
+    READY_ACCEPTING };
 struct ready_config {
 	enum ready_mode mode;
 	int64_t wait_ns;	/* auto: silence allowed; delay: how long */

@@ -2,6 +2,14 @@
  * Readiness: how a starting generation proves it serves. The supervisor
  * feeds events in (a pipe readable, a notify message, a timer, a probe that
  * exited) and gets a verdict back; what a verdict does is cycle.c's affair.
+ *
+ * In auto mode a generation is ready at its first notification; one that
+ * says anything at all is waited for until it does, and so is every later
+ * generation once one has notified. One that never notified is ready once
+ * /proc shows it accepting on a shared socket (accepting.c), looked at
+ * every few milliseconds, but only while it starts. Its DURATION decides
+ * only where /proc cannot show it, or for a command never seen accepting
+ * (it serves in a way the kernel does not show, or does not serve).
  */
 #include "config.h"
 
@@ -17,14 +25,27 @@
 #define DEFAULT_READY_TIMEOUT (60 * NSEC_PER_SEC)
 #define PROBE_FIRST_BACKOFF (50 * NSEC_PER_MSEC)
 #define PROBE_MAX_BACKOFF NSEC_PER_SEC
+/* The first look at /proc comes 1 ms after the spawn; then up to 10 ms. */
+#define CHECK_FIRST NSEC_PER_MSEC
+#define CHECK_MAX (10 * NSEC_PER_MSEC)
+
+/* What earlier generations showed: the same program will do it again. */
+static struct {
+	bool notifies;		/* one wrote a line or sent a notify message */
+	bool accepts;		/* one was seen accepting */
+	pid_t unproven;		/* ready by its DURATION though /proc could see */
+	bool blind_logged;
+} learned;
 
 int
 ready_parse(const char *text, struct ready_config *rc)
 {
 	int64_t timeout = rc->timeout_ns ? rc->timeout_ns : DEFAULT_READY_TIMEOUT;
+	const struct listeners *ls = rc->listeners;
 
 	memset(rc, 0, sizeof(*rc));
 	rc->timeout_ns = timeout;
+	rc->listeners = ls;
 	if (strcmp(text, "auto") == 0) {
 		rc->mode = READY_AUTO;
 		rc->wait_ns = DEFAULT_AUTO_WAIT;
@@ -33,6 +54,8 @@ ready_parse(const char *text, struct ready_config *rc)
 		return parse_duration(text + 5, &rc->wait_ns);
 	} else if (strcmp(text, "notify") == 0)
 		rc->mode = READY_NOTIFY;
+	else if (strcmp(text, "accepting") == 0)
+		rc->mode = READY_ACCEPTING;
 	else if (strncmp(text, "delay:", 6) == 0) {
 		rc->mode = READY_DELAY;
 		return parse_duration(text + 6, &rc->wait_ns);
@@ -50,16 +73,72 @@ ready_offers_channels(const struct ready_config *rc)
 	return rc->mode == READY_AUTO || rc->mode == READY_NOTIFY;
 }
 
+/* The generation's one timer is the soonest of ready.c's own. */
+static void
+ready_rearm(struct generation *g)
+{
+	g->timer_ns = clock_earliest(g->rs.alive_ns, g->rs.check_ns);
+}
+
+/*
+ * A generation made ready by its DURATION may have been slow, not blind:
+ * if it accepts now, the command is one whose later generations are
+ * waited for until they accept. It is looked at once, when the next starts.
+ */
+static void
+ready_learn_from_last(const struct ready_config *rc)
+{
+	char how[128];
+
+	if (learned.accepts || learned.unproven <= 1)
+		return;
+	if (accepting_check(learned.unproven, NULL, 0, rc->listeners, how,
+	    sizeof(how)) == ACCEPTING_YES) {
+		learned.accepts = true;
+		log_debug("the generation of pid %ld is %s: later generations "
+		    "are waited for until they accept", (long)learned.unproven,
+		    how);
+	}
+	learned.unproven = 0;
+}
+
 void
 ready_arm(struct generation *g, const struct ready_config *rc, int64_t now)
 {
 	g->ready_deadline_ns = now + rc->timeout_ns;
 	g->probe_backoff_ns = PROBE_FIRST_BACKOFF;
-	g->timer_ns = 0;
-	if (rc->mode == READY_AUTO || rc->mode == READY_DELAY)
-		g->timer_ns = now + rc->wait_ns;
-	else if (rc->mode == READY_EXEC)
-		g->timer_ns = now;
+	g->rs.alive_ns = g->rs.check_ns = 0;
+	switch (rc->mode) {
+	case READY_AUTO:
+		/* It will notify again, however slowly: no timer, no look. */
+		if (learned.notifies)
+			break;
+		ready_learn_from_last(rc);
+		g->rs.alive_ns = now + rc->wait_ns;
+		g->rs.check_ns = now + CHECK_FIRST;
+		break;
+	case READY_ACCEPTING:
+		g->rs.check_ns = now + CHECK_FIRST;
+		break;
+	case READY_DELAY:
+		g->rs.alive_ns = now + rc->wait_ns;
+		break;
+	case READY_EXEC:
+		g->rs.alive_ns = now;
+		break;
+	case READY_NOTIFY:
+		break;
+	}
+	ready_rearm(g);
+}
+
+/* A child that says anything speaks the protocol: wait for its word. */
+static void
+ready_spoke(struct generation *g)
+{
+	g->spoke = true;
+	g->rs.alive_ns = g->rs.check_ns = 0;
+	ready_rearm(g);
 }
 
 /* A line on the pipe is readiness; EOF without one says nothing. */
@@ -82,8 +161,9 @@ ready_on_pipe(struct generation *g)
 			g->ready_fd = -1;
 			return READY_PENDING;
 		}
-		g->spoke = true;
+		ready_spoke(g);
 		if (memchr(buf, '\n', (size_t)n) != NULL) {
+			learned.notifies = true;
 			g->ready_by = "ready fd";
 			return READY_YES;
 		}
@@ -100,7 +180,8 @@ ready_on_notify(struct generation *g)
 	while ((rc = notify_recv(g->notify_fd, &msg)) > 0) {
 		if (rc != 1)
 			continue;
-		g->spoke = true;
+		ready_spoke(g);
+		learned.notifies = true;
 		if (msg.has_status) {
 			strlcpy(g->status_text, msg.status, sizeof(g->status_text));
 			log_debug("generation %u: STATUS=%s", g->id, msg.status);
@@ -116,12 +197,21 @@ ready_on_notify(struct generation *g)
 }
 
 static void
+ready_probe_later(struct generation *g, int64_t now)
+{
+	g->rs.alive_ns = now + g->probe_backoff_ns;
+	g->probe_backoff_ns *= 2;
+	if (g->probe_backoff_ns > PROBE_MAX_BACKOFF)
+		g->probe_backoff_ns = PROBE_MAX_BACKOFF;
+	ready_rearm(g);
+}
+
+static void
 ready_probe(struct generation *g, const struct ready_config *rc)
 {
 	struct childenv_input in = { .ready_fd = -1, .target_pid = g->pid };
 	struct childenv env;
 
-	g->timer_ns = 0;
 	if (childenv_build(&env, &in) == -1) {
 		log_warn("ready probe environment");
 		return;
@@ -132,20 +222,61 @@ ready_probe(struct generation *g, const struct ready_config *rc)
 		g->probe_pid = 0;
 }
 
-enum ready_verdict
-ready_on_timer(struct generation *g, const struct ready_config *rc,
-    int64_t now)
+static void
+ready_log_blind(const struct generation *g, const struct ready_config *rc,
+    const char *why)
 {
-	if (now >= g->ready_deadline_ns)
-		return READY_FAILED;
-	if (g->timer_ns == 0 || now < g->timer_ns)
-		return READY_PENDING;
-	g->timer_ns = 0;
+	if (learned.blind_logged)
+		return;
+	learned.blind_logged = true;
+	if (rc->mode == READY_ACCEPTING)
+		log_warnx("generation %u: cannot see whether it accepts (%s); "
+		    "--ready accepting cannot tell", g->id, why);
+	else
+		log_info("generation %u: cannot see whether it accepts (%s); "
+		    "unless it notifies, it is ready once alive %.2fs", g->id,
+		    why, clock_seconds(rc->wait_ns));
+}
+
+/* One look at /proc; the next comes a little later each time. */
+static enum ready_verdict
+ready_look(struct generation *g, const struct ready_config *rc, int64_t now)
+{
+	char how[128];
+
+	g->rs.seen = accepting_check(g->pid, NULL, 0, rc->listeners, how,
+	    sizeof(how));
+	if (g->rs.seen == ACCEPTING_YES) {
+		learned.accepts = true;
+		strlcpy(g->rs.how, how, sizeof(g->rs.how));
+		g->ready_by = g->rs.how;
+		g->rs.check_ns = 0;
+		return READY_YES;
+	}
+	if (g->rs.seen == ACCEPTING_CANNOT_SEE)
+		ready_log_blind(g, rc, how);
+	g->rs.check_every_ns = g->rs.check_every_ns == 0 ? CHECK_FIRST :
+	    g->rs.check_every_ns * 2;
+	if (g->rs.check_every_ns > CHECK_MAX)
+		g->rs.check_every_ns = CHECK_MAX;
+	g->rs.check_ns = now + g->rs.check_every_ns;
+	return READY_PENDING;
+}
+
+/* Its DURATION (auto, delay) is up, or its probe is due (exec). */
+static enum ready_verdict
+ready_alive(struct generation *g, const struct ready_config *rc)
+{
+	g->rs.alive_ns = 0;
 	switch (rc->mode) {
 	case READY_AUTO:
-		/* A child that spoke the protocol is waited for until READY=1. */
-		if (g->spoke)
+		/* A command seen accepting before is waited for until it does. */
+		if (g->spoke || (learned.accepts &&
+		    g->rs.seen != ACCEPTING_CANNOT_SEE))
 			return READY_PENDING;
+		if (g->rs.seen == ACCEPTING_NOT_YET)
+			learned.unproven = g->pid;
+		g->rs.check_ns = 0;
 		g->ready_by = "silent and alive";
 		return READY_YES;
 	case READY_DELAY:
@@ -156,9 +287,41 @@ ready_on_timer(struct generation *g, const struct ready_config *rc,
 			ready_probe(g, rc);
 		return READY_PENDING;
 	case READY_NOTIFY:
+	case READY_ACCEPTING:
 		break;
 	}
 	return READY_PENDING;
+}
+
+/* At the deadline, what is already there still counts (we may have been
+ * stopped meanwhile): the channels are read and /proc looked at once more. */
+static enum ready_verdict
+ready_last_word(struct generation *g, const struct ready_config *rc,
+    int64_t now)
+{
+	if (g->ready_fd != -1 && ready_on_pipe(g) == READY_YES)
+		return READY_YES;
+	if (g->notify_fd != -1 && ready_on_notify(g) == READY_YES)
+		return READY_YES;
+	if (g->rs.check_ns != 0 && ready_look(g, rc, now) == READY_YES)
+		return READY_YES;
+	return READY_FAILED;
+}
+
+enum ready_verdict
+ready_on_timer(struct generation *g, const struct ready_config *rc,
+    int64_t now)
+{
+	enum ready_verdict v = READY_PENDING;
+
+	if (now >= g->ready_deadline_ns)
+		v = ready_last_word(g, rc, now);
+	else if (g->rs.check_ns != 0 && now >= g->rs.check_ns)
+		v = ready_look(g, rc, now);
+	if (v == READY_PENDING && g->rs.alive_ns != 0 && now >= g->rs.alive_ns)
+		v = ready_alive(g, rc);
+	ready_rearm(g);
+	return v;
 }
 
 enum ready_verdict
@@ -171,10 +334,7 @@ ready_on_probe_exit(struct generation *g, int status, int64_t now)
 	}
 	log_debug("generation %u: ready command exited %d; again in %.2fs",
 	    g->id, status, clock_seconds(g->probe_backoff_ns));
-	g->timer_ns = now + g->probe_backoff_ns;
-	g->probe_backoff_ns *= 2;
-	if (g->probe_backoff_ns > PROBE_MAX_BACKOFF)
-		g->probe_backoff_ns = PROBE_MAX_BACKOFF;
+	ready_probe_later(g, now);
 	return READY_PENDING;
 }
 
@@ -183,3 +343,4 @@ ready_how(const struct generation *g)
 {
 	return g->ready_by != NULL ? g->ready_by : "?";
 }
+

@@ -34,6 +34,17 @@ at_least() {
 	running "$(generation_pid 1)"
 }
 
+@test "auto: a child that never notifies is ready once seen accepting, before the 1s" {
+	local port
+	port=$(free_port)
+	HTTPD_READY=none start_gr -l "127.0.0.1:$port" -- "$GR_HELPERS/httpd"
+	wait_ready 1
+	run ready_line 1
+	assert_output --regexp "ready in [0-9.]+s \(accepting on fd 3 via poll\)$"
+	at_least 0.99 "$(ready_secs 1)"
+	assert_equal "$(served_by "$port")" "$(generation_pid 1)"
+}
+
 @test "auto: a child that sends READY=1 at once is ready by READY=1, before the 1s" {
 	local port
 	port=$(free_port)
@@ -85,6 +96,43 @@ at_least() {
 	run ready_line 1
 	assert_output --regexp "\(READY=1\)$"
 	at_least 4.99 "$(ready_secs 1)"
+}
+
+@test "auto: once a generation has notified, a later slow one is waited for until it does, past the timer" {
+	local port pid1
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 1 HTTPD_READY=fd
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate-2"
+	start_gr -l "127.0.0.1:$port" -- "$T/srv"
+	wait_ready 1
+	run ready_line 1
+	assert_output --regexp "\(ready fd\)$"
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/httpd-2.log" '^waiting for '
+	no_line_for "$T/gr.err" 'generation 2 \(pid [0-9]+\) ready' 2
+	assert_equal "$(served_by "$port")" "$pid1"
+	touch "$T/gate-2"
+	wait_ready 2
+	run ready_line 2
+	assert_output --regexp "\(READY=1\)$"
+	at_least "$(ready_secs 2)" 2.00
+}
+
+@test "auto: once a generation has notified, a later one that only accepts fails at --ready-timeout" {
+	local port pid1 pid2
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 2 HTTPD_READY=none
+	start_gr -l "127.0.0.1:$port" --ready-timeout 3s -- "$T/srv"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'reload failed: generation 2 \(pid [0-9]+\) not ready within 3.00s; generation 1 still serving'
+	pid2=$(generation_pid 2)
+	wait_group_gone "$pid2"
+	assert_equal "$(served_by "$port")" "$pid1"
 }
 
 @test "the ready pipe: a line on GRACEFUL_RUN_READY_FD, the fd right after the sockets" {
