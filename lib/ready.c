@@ -206,20 +206,26 @@ ready_probe_later(struct generation *g, int64_t now)
 	ready_rearm(g);
 }
 
+/* A probe that cannot be started is tried again, as one that failed. */
 static void
-ready_probe(struct generation *g, const struct ready_config *rc)
+ready_probe(struct generation *g, const struct ready_config *rc, int64_t now)
 {
 	struct childenv_input in = { .ready_fd = -1, .target_pid = g->pid };
 	struct childenv env;
 
 	if (childenv_build(&env, &in) == -1) {
-		log_warn("ready probe environment");
+		log_warn("ready command environment");
+		ready_probe_later(g, now);
 		return;
 	}
 	g->probe_pid = spawn_shell(rc->command, &env);
 	childenv_free(&env);
-	if (g->probe_pid == -1)
-		g->probe_pid = 0;
+	if (g->probe_pid > 0)
+		return;
+	g->probe_pid = 0;
+	log_warnx("generation %u: ready command could not start; again in "
+	    "%.2fs", g->id, clock_seconds(g->probe_backoff_ns));
+	ready_probe_later(g, now);
 }
 
 static void
@@ -265,7 +271,7 @@ ready_look(struct generation *g, const struct ready_config *rc, int64_t now)
 
 /* Its DURATION (auto, delay) is up, or its probe is due (exec). */
 static enum ready_verdict
-ready_alive(struct generation *g, const struct ready_config *rc)
+ready_alive(struct generation *g, const struct ready_config *rc, int64_t now)
 {
 	g->rs.alive_ns = 0;
 	switch (rc->mode) {
@@ -284,7 +290,7 @@ ready_alive(struct generation *g, const struct ready_config *rc)
 		return READY_YES;
 	case READY_EXEC:
 		if (g->probe_pid == 0)
-			ready_probe(g, rc);
+			ready_probe(g, rc, now);
 		return READY_PENDING;
 	case READY_NOTIFY:
 	case READY_ACCEPTING:
@@ -319,7 +325,7 @@ ready_on_timer(struct generation *g, const struct ready_config *rc,
 	else if (g->rs.check_ns != 0 && now >= g->rs.check_ns)
 		v = ready_look(g, rc, now);
 	if (v == READY_PENDING && g->rs.alive_ns != 0 && now >= g->rs.alive_ns)
-		v = ready_alive(g, rc);
+		v = ready_alive(g, rc, now);
 	ready_rearm(g);
 	return v;
 }

@@ -3,6 +3,8 @@
 # each channel, and what --ready-timeout does to one that never gets there.
 
 load helpers/common
+# The shared teardown, kept under another name: this file's adds to it.
+eval "common_$(declare -f teardown)"
 
 # ready_line N: graceful-run's "generation N ... ready in ..." line.
 ready_line() {
@@ -409,3 +411,48 @@ s.sendto(b"READY=1\nSTATUS=stray ready", sys.argv[1])' "$path1"
 	assert_output 0
 }
 
+# A pids cgroup (v1 or v2) for the test, or nothing when none can be made.
+make_pids_cgroup() {
+	local base
+	for base in /sys/fs/cgroup/pids /sys/fs/cgroup; do
+		[ -w "$base/cgroup.procs" ] && [ -d "$base" ] || continue
+		CG="$base/gr-test-$$-$BATS_TEST_NUMBER"
+		mkdir "$CG" 2>/dev/null && [ -e "$CG/pids.max" ] && return 0
+		rmdir "$CG" 2>/dev/null
+	done
+	CG=
+	return 1
+}
+
+teardown() {
+	local cg=${CG:-}
+	# The test's processes first, so the cgroup can go.
+	if [ -n "$cg" ] && [ -e "$cg/pids.max" ]; then
+		echo max >"$cg/pids.max" 2>/dev/null || true
+	fi
+	common_teardown
+	if [ -n "$cg" ]; then
+		retry_until 10 rmdir "$cg" 2>/dev/null || true
+	fi
+}
+
+@test "exec:CMD: a probe that cannot be started (fork fails) is tried again" {
+	[ "$(id -u)" = 0 ] || skip "needs root for a pids cgroup"
+	make_pids_cgroup || skip "no pids cgroup can be made here"
+	local port
+	port=$(free_port)
+	# Room for graceful-run and its generation, not for a probe.
+	echo 2 >"$CG/pids.max"
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" \
+		"$GR_BIN" -l "127.0.0.1:$port" --ready exec:true -- sleep 1000 \
+		>"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	GR_PID=$!
+	# Tried again after the first fork failed.
+	wait_for_count "$T/gr.err" 'fork' 2
+	run grep -c 'ready in' "$T/gr.err"
+	assert_output 0
+	echo max >"$CG/pids.max"
+	wait_ready 1
+	run ready_line 1
+	assert_output --regexp "\(ready command\)$"
+}
