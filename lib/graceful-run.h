@@ -172,6 +172,8 @@ struct ready_state {
 	int64_t check_ns;	/* the next look at whether it accepts */
 	int64_t check_every_ns;	/* from 1 ms, doubling up to 10 ms */
 	int64_t resume_ns;	/* a flooded notify socket is read again */
+	int64_t burst_ns;	/* notify messages are counted from then */
+	int burst_count;
 	int seen;		/* the last look's accepting_verdict */
 	size_t pipe_bytes;	/* read from the pipe with no newline yet */
 	bool pipe_held;		/* pipe_fd: open (a late line is no EPIPE)

@@ -28,6 +28,11 @@
 /* The first look at /proc comes 1 ms after the spawn; then up to 10 ms. */
 #define CHECK_FIRST NSEC_PER_MSEC
 #define CHECK_MAX (10 * NSEC_PER_MSEC)
+/* The work one wake-up does on a channel, so a chatty child cannot hog us. */
+#define PIPE_READ_MAX 4096
+#define PIPE_LINE_MAX 4096
+#define NOTIFY_BURST 64
+#define NOTIFY_PAUSE (10 * NSEC_PER_MSEC)
 
 /* What earlier generations showed: the same program will do it again. */
 static struct {
@@ -77,7 +82,11 @@ ready_offers_channels(const struct ready_config *rc)
 static void
 ready_rearm(struct generation *g)
 {
-	g->timer_ns = clock_earliest(g->rs.alive_ns, g->rs.check_ns);
+	int64_t at = clock_earliest(g->rs.alive_ns, g->rs.check_ns);
+
+	if (g->rs.notify_held)
+		at = clock_earliest(at, g->rs.resume_ns);
+	g->timer_ns = at;
 }
 
 /*
@@ -141,43 +150,108 @@ ready_spoke(struct generation *g)
 	ready_rearm(g);
 }
 
+/* Keep the read end open, so a late line is no EPIPE, but poll it no more. */
+static void
+ready_hold_pipe(struct generation *g)
+{
+	g->rs.pipe_fd = g->ready_fd;
+	g->rs.pipe_held = true;
+	g->ready_fd = -1;
+}
+
 /* A line on the pipe is readiness; EOF without one says nothing. */
 enum ready_verdict
 ready_on_pipe(struct generation *g)
 {
-	char buf[256];
+	char buf[PIPE_READ_MAX];
 	ssize_t n;
 
-	for (;;) {
-		n = read(g->ready_fd, buf, sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return READY_PENDING;
-		if (n <= 0) {
-			if (n == -1)
-				log_warn("generation %u: ready pipe", g->id);
-			close(g->ready_fd);
-			g->ready_fd = -1;
-			return READY_PENDING;
-		}
-		ready_spoke(g);
-		if (memchr(buf, '\n', (size_t)n) != NULL) {
-			learned.notifies = true;
-			g->ready_by = "ready fd";
-			return READY_YES;
-		}
+	/* Once ready, and the command known to notify, there is no more to learn. */
+	if (g->state != GEN_STARTING && learned.notifies) {
+		ready_hold_pipe(g);
+		return READY_PENDING;
 	}
+	do
+		n = read(g->ready_fd, buf, sizeof(buf));
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return READY_PENDING;
+	if (n <= 0) {
+		if (n == -1)
+			log_warn("generation %u: ready pipe", g->id);
+		close(g->ready_fd);
+		g->ready_fd = -1;
+		return READY_PENDING;
+	}
+	ready_spoke(g);
+	if (memchr(buf, '\n', (size_t)n) != NULL) {
+		learned.notifies = true;
+		ready_hold_pipe(g);
+		if (g->state != GEN_STARTING)
+			return READY_PENDING;
+		g->ready_by = "ready fd";
+		return READY_YES;
+	}
+	g->rs.pipe_bytes += (size_t)n;
+	if (g->rs.pipe_bytes >= PIPE_LINE_MAX) {
+		log_warnx("generation %u: %zu bytes on the ready pipe and no "
+		    "newline; it is no longer read", g->id, g->rs.pipe_bytes);
+		ready_hold_pipe(g);
+	}
+	return READY_PENDING;
+}
+
+static void
+ready_resume_notify(struct generation *g)
+{
+	if (!g->rs.notify_held)
+		return;
+	g->notify_fd = g->rs.notify_fd;
+	g->rs.notify_held = false;
+	ready_rearm(g);
+}
+
+/*
+ * More messages in NOTIFY_PAUSE than any notifier sends: while it starts,
+ * read that many per NOTIFY_PAUSE at most; once it is ready, read no more.
+ */
+static void
+ready_notify_flood(struct generation *g, bool starting)
+{
+	/* Closing happens once; reading at the capped rate is said once. */
+	if (!starting || !g->rs.flood_logged)
+		log_warnx("generation %u: %d notify messages within %lldms; %s",
+		    g->id, NOTIFY_BURST, (long long)(NOTIFY_PAUSE / NSEC_PER_MSEC),
+		    starting ? "read at that rate from now on" :
+		    "its notify socket is closed");
+	g->rs.flood_logged = true;
+	if (!starting) {
+		notify_close(g->notify_fd, g->notify_path);
+		g->notify_fd = -1;
+		g->notify_path[0] = '\0';
+		return;
+	}
+	g->rs.notify_fd = g->notify_fd;
+	g->rs.notify_held = true;
+	g->rs.resume_ns = g->rs.burst_ns + NOTIFY_PAUSE;
+	g->notify_fd = -1;
+	ready_rearm(g);
 }
 
 enum ready_verdict
 ready_on_notify(struct generation *g)
 {
 	enum ready_verdict v = READY_PENDING;
+	int64_t now = clock_now();
 	struct notify_msg msg;
-	int rc;
+	int rc = 0;
 
-	while ((rc = notify_recv(g->notify_fd, &msg)) > 0) {
+	if (now - g->rs.burst_ns >= NOTIFY_PAUSE) {
+		g->rs.burst_ns = now;
+		g->rs.burst_count = 0;
+	}
+	for (; g->rs.burst_count < NOTIFY_BURST &&
+	    (rc = notify_recv(g->notify_fd, &msg)) > 0; g->rs.burst_count++) {
 		if (rc != 1)
 			continue;
 		ready_spoke(g);
@@ -193,6 +267,8 @@ ready_on_notify(struct generation *g)
 	}
 	if (rc == -1)
 		log_warn("generation %u: notify socket", g->id);
+	if (g->rs.burst_count == NOTIFY_BURST)
+		ready_notify_flood(g, g->state == GEN_STARTING && v != READY_YES);
 	return v;
 }
 
@@ -244,6 +320,18 @@ ready_log_blind(const struct generation *g, const struct ready_config *rc,
 		    why, clock_seconds(rc->wait_ns));
 }
 
+/* What the channels hold now, read before the poll loop gets to them. */
+static enum ready_verdict
+ready_read_channels(struct generation *g)
+{
+	ready_resume_notify(g);
+	if (g->ready_fd != -1 && ready_on_pipe(g) == READY_YES)
+		return READY_YES;
+	if (g->notify_fd != -1 && ready_on_notify(g) == READY_YES)
+		return READY_YES;
+	return READY_PENDING;
+}
+
 /* One look at /proc; the next comes a little later each time. */
 static enum ready_verdict
 ready_look(struct generation *g, const struct ready_config *rc, int64_t now)
@@ -254,6 +342,10 @@ ready_look(struct generation *g, const struct ready_config *rc, int64_t now)
 	    sizeof(how));
 	if (g->rs.seen == ACCEPTING_YES) {
 		learned.accepts = true;
+		/* A notification sent before it accepted names the rule, and
+		 * teaches it. */
+		if (ready_read_channels(g) == READY_YES)
+			return READY_YES;
 		strlcpy(g->rs.how, how, sizeof(g->rs.how));
 		g->ready_by = g->rs.how;
 		g->rs.check_ns = 0;
@@ -305,9 +397,7 @@ static enum ready_verdict
 ready_last_word(struct generation *g, const struct ready_config *rc,
     int64_t now)
 {
-	if (g->ready_fd != -1 && ready_on_pipe(g) == READY_YES)
-		return READY_YES;
-	if (g->notify_fd != -1 && ready_on_notify(g) == READY_YES)
+	if (ready_read_channels(g) == READY_YES)
 		return READY_YES;
 	if (g->rs.check_ns != 0 && ready_look(g, rc, now) == READY_YES)
 		return READY_YES;
@@ -320,12 +410,16 @@ ready_on_timer(struct generation *g, const struct ready_config *rc,
 {
 	enum ready_verdict v = READY_PENDING;
 
+	if (g->rs.notify_held && now >= g->rs.resume_ns)
+		ready_resume_notify(g);
 	if (now >= g->ready_deadline_ns)
 		v = ready_last_word(g, rc, now);
 	else if (g->rs.check_ns != 0 && now >= g->rs.check_ns)
 		v = ready_look(g, rc, now);
 	if (v == READY_PENDING && g->rs.alive_ns != 0 && now >= g->rs.alive_ns)
 		v = ready_alive(g, rc, now);
+	if (v == READY_YES)
+		ready_resume_notify(g);
 	ready_rearm(g);
 	return v;
 }
@@ -350,3 +444,14 @@ ready_how(const struct generation *g)
 	return g->ready_by != NULL ? g->ready_by : "?";
 }
 
+/* Held channels go back to the generation, to be closed with it. */
+void
+ready_release(struct generation *g)
+{
+	ready_resume_notify(g);
+	if (g->rs.pipe_held && g->ready_fd == -1)
+		g->ready_fd = g->rs.pipe_fd;
+	else if (g->rs.pipe_held)
+		close(g->rs.pipe_fd);
+	g->rs.pipe_held = false;
+}

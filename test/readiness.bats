@@ -411,6 +411,92 @@ s.sendto(b"READY=1\nSTATUS=stray ready", sys.argv[1])' "$path1"
 	assert_output 0
 }
 
+# cpu_ticks PID: the user + system CPU time PID has used, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# cpu_ms_over PID SECONDS: the CPU time PID uses over the next SECONDS, in ms.
+cpu_ms_over() {
+	local t0 t1 hz
+	hz=$(getconf CLK_TCK)
+	t0=$(cpu_ticks "$1")
+	sleep "$2"
+	t1=$(cpu_ticks "$1")
+	echo $(((t1 - t0) * 1000 / hz))
+}
+
+@test "a child streaming on the ready pipe does not keep graceful-run busy; the old generation serves" {
+	local port pid1 ms
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate-2"
+	cat >"$T/stream" <<-EOF
+	#!/bin/sh
+	# An endless stream with no newline on the ready pipe, from the group.
+	[ "\$GRACEFUL_RUN_GENERATION" = 2 ] &&
+		tr '\\0' x </dev/zero >&"\$GRACEFUL_RUN_READY_FD" &
+	exec "$T/srv"
+	EOF
+	chmod +x "$T/stream"
+	start_gr -l "127.0.0.1:$port" -- "$T/stream"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'generation 2: [0-9]+ bytes on the ready pipe and no newline; it is no longer read'
+	# The writer is blocked now, and graceful-run idle (it spun before).
+	ms=$(cpu_ms_over "$GR_PID" 2)
+	echo "graceful-run used ${ms}ms of CPU in 2s" >&2
+	assert [ "$ms" -lt 200 ]
+	assert_equal "$(served_by "$port")" "$pid1"
+	touch "$T/gate-2"
+	wait_ready 2
+	run ready_line 2
+	assert_output --regexp "\(READY=1\)$"
+	assert_equal "$(served_by "$port")" "$(generation_pid 2)"
+}
+
+@test "a child flooding its notify socket does not keep graceful-run busy; the old generation serves" {
+	local port pid1 ms
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate-2"
+	cat >"$T/flood" <<-EOF
+	#!/bin/sh
+	# Generation 2 floods NOTIFY_SOCKET with STATUS= from its group.
+	[ "\$GRACEFUL_RUN_GENERATION" = 2 ] && python3 -c '
+	import socket, sys, time
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	while True:
+	    try:
+	        s.sendto(b"STATUS=flood", sys.argv[1])
+	    except OSError:
+	        time.sleep(0.001)
+	' "\$NOTIFY_SOCKET" &
+	exec "$T/srv"
+	EOF
+	chmod +x "$T/flood"
+	start_gr -l "127.0.0.1:$port" -- "$T/flood"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'generation 2: 64 notify messages within 10ms; read at that rate from now on'
+	ms=$(cpu_ms_over "$GR_PID" 2)
+	echo "graceful-run used ${ms}ms of CPU in 2s of flood while generation 2 starts" >&2
+	assert [ "$ms" -lt 200 ]
+	assert_equal "$(served_by "$port")" "$pid1"
+	touch "$T/gate-2"
+	wait_ready 2
+	run ready_line 2
+	assert_output --regexp "\(READY=1\)$"
+	# Ready, it floods on: its socket is closed, graceful-run stays idle.
+	wait_for_line "$T/gr.err" 'generation 2: 64 notify messages within 10ms; its notify socket is closed'
+	ms=$(cpu_ms_over "$GR_PID" 1)
+	echo "graceful-run used ${ms}ms of CPU in 1s once generation 2 is ready" >&2
+	assert [ "$ms" -lt 100 ]
+	assert_equal "$(served_by "$port")" "$(generation_pid 2)"
+}
+
 # A pids cgroup (v1 or v2) for the test, or nothing when none can be made.
 make_pids_cgroup() {
 	local base
