@@ -120,6 +120,7 @@ gen_has_members(const struct generation *g)
 void
 gen_close_channels(struct generation *g)
 {
+	ready_release(g);
 	if (g->ready_fd != -1)
 		close(g->ready_fd);
 	g->ready_fd = -1;
