@@ -14,6 +14,9 @@
 
 static int verbosity = LOG_NORMAL;
 
+static void log_emit(const char *, va_list, int) PRINTFLIKE(1, 0);
+static void log_at(int, bool, const char *, va_list) PRINTFLIKE(3, 0);
+
 void
 log_init(int level)
 {
