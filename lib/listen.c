@@ -49,11 +49,13 @@ listen_parse_port(const char *text, struct listen_spec *spec, char *why,
     size_t whylen)
 {
 	const char *errstr = NULL;
+	long long port;
 
-	strtonum(text, 1, 65535, &errstr);
+	port = strtonum(text, 1, 65535, &errstr);
 	if (*text == '\0' || !isdigit((unsigned char)*text) || errstr != NULL)
 		return fail(why, whylen, "bad port \"%s\" (1-65535)", text);
-	strlcpy(spec->port, text, sizeof(spec->port));
+	/* The number, not the text: leading zeros would not fit. */
+	snprintf(spec->port, sizeof(spec->port), "%lld", port);
 	return 0;
 }
 

@@ -35,6 +35,9 @@ test_listen_inet(void)
 	    "derived name");
 	ok(parses(":8080,backlog=16,reuseport,v6only") && spec.backlog == 16 &&
 	    spec.reuseport && spec.v6only, "inet options");
+	ok(parses("127.0.0.1:000008080") && strcmp(spec.port, "8080") == 0 &&
+	    strcmp(spec.name, "tcp-8080") == 0, "leading zeros: port %s",
+	    spec.port);
 	ok(!parses("::1:80"), "bare v6 rejected: %s", why);
 	ok(!parses(":0") && !parses(":65536") && !parses(":http") &&
 	    !parses("host:"), "bad ports rejected: %s", why);
