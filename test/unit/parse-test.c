@@ -82,6 +82,12 @@ test_durations(void)
 	ok(parse_duration("1.5s", &ns) == 0 && ns == 1500 * NSEC_PER_MSEC,
 	    "fraction");
 	ok(parse_duration("0", &ns) == 0 && ns == 0, "zero");
+	ok(parse_duration("120000ms", &ns) == 0 && ns == 120 * NSEC_PER_SEC,
+	    "the 24h cap applies after the unit");
+	ok(parse_duration("86400000ms", &ns) == 0 &&
+	    parse_duration("1440m", &ns) == 0 && ns == 86400 * NSEC_PER_SEC &&
+	    parse_duration("86400001ms", &ns) == -1 &&
+	    parse_duration("1441m", &ns) == -1, "24h in any unit, no more");
 	ok(parse_duration("", &ns) == -1 && parse_duration("-1s", &ns) == -1 &&
 	    parse_duration("5x", &ns) == -1 && parse_duration("s", &ns) == -1 &&
 	    parse_duration("25h", &ns) == -1, "bad durations rejected");
