@@ -87,7 +87,8 @@ parse_signal(const char *text, int *signo)
 
 	if (isdigit((unsigned char)text[0])) {
 		n = strtonum(text, 1, SIGRTMAX, &errstr);
-		if (errstr != NULL)
+		/* glibc keeps those between 31 and SIGRTMIN for its threads. */
+		if (errstr != NULL || (n > 31 && n < SIGRTMIN))
 			return -1;
 		*signo = (int)n;
 		return 0;

@@ -103,6 +103,10 @@ test_signals(void)
 	ok(parse_signal("10", &signo) == 0 && signo == 10, "number");
 	ok(parse_signal("NOPE", &signo) == -1 && parse_signal("0", &signo) == -1
 	    && parse_signal("999", &signo) == -1, "bad signals rejected");
+	ok(parse_signal("32", &signo) == -1 && parse_signal("33", &signo) == -1,
+	    "glibc's own signals rejected");
+	snprintf(why, sizeof(why), "%d", SIGRTMIN);
+	ok(parse_signal(why, &signo) == 0 && signo == SIGRTMIN, "SIGRTMIN");
 	ok(strcmp(parse_signame(SIGWINCH), "WINCH") == 0, "signame");
 }
 
