@@ -138,6 +138,7 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 {
 	const char *errstr = NULL;
 	char *value, *end;
+	unsigned long mode;
 	bool is_inet = spec->kind != LISTEN_UNIX;
 	bool is_file = spec->kind == LISTEN_UNIX && spec->path[0] != '@';
 
@@ -156,10 +157,13 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 			return fail(why, whylen, "backlog \"%s\" (1-65535)",
 			    value);
 	} else if (strcmp(opt, "mode") == 0 && value != NULL && is_file) {
-		spec->mode = (mode_t)strtoul(value, &end, 8);
-		if (*value == '\0' || *end != '\0' || spec->mode > 07777)
+		/* Range-checked before the cast; no sign or blank before it. */
+		mode = strtoul(value, &end, 8);
+		if (!isdigit((unsigned char)*value) || *end != '\0' ||
+		    mode > 07777)
 			return fail(why, whylen, "bad mode \"%s\" (octal, "
 			    "e.g. 0660)", value);
+		spec->mode = (mode_t)mode;
 		spec->has_mode = true;
 	} else if (strcmp(opt, "owner") == 0 && value != NULL && is_file)
 		return listen_parse_owner(value, spec, why, whylen);

@@ -60,6 +60,10 @@ test_listen_unix(void)
 	    spec.mode == 0660 && spec.has_owner && spec.uid == 0,
 	    "mode and owner");
 	ok(!parses("unix:/tmp/s,mode=999"), "bad mode: %s", why);
+	ok(!parses("unix:/tmp/s,mode=100000000000"), "mode past 32 bits: %s",
+	    why);
+	ok(!parses("unix:/tmp/s,mode=-0"), "signed mode: %s", why);
+	ok(!parses("unix:/tmp/s,mode= 660"), "blank before mode: %s", why);
 	ok(!parses("unix:/tmp/s,owner=no-such-user-here"), "bad owner: %s", why);
 	ok(!parses("unix:@x,mode=0600"), "mode on abstract: %s", why);
 	ok(!parses("unix:"), "empty path: %s", why);
