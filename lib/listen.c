@@ -74,7 +74,9 @@ listen_parse_inet(char *text, struct listen_spec *spec, char *why,
 		*end = '\0';
 		if (end == text + 1)
 			return fail(why, whylen, "%s", "empty IPv6 address");
-		strlcpy(spec->host, text + 1, sizeof(spec->host));
+		if (strlcpy(spec->host, text + 1, sizeof(spec->host)) >=
+		    sizeof(spec->host))
+			return fail(why, whylen, "%s", "host name too long");
 		return listen_parse_port(end + 2, spec, why, whylen);
 	}
 	colon = strrchr(text, ':');

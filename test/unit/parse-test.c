@@ -20,6 +20,8 @@ parses(const char *text)
 static void
 test_listen_inet(void)
 {
+	char text[305];
+
 	ok(parses("8080") && spec.kind == LISTEN_TCP && spec.host[0] == '\0' &&
 	    strcmp(spec.port, "8080") == 0, "bare port");
 	ok(parses(":8080") && spec.host[0] == '\0', ":port is every interface");
@@ -42,6 +44,10 @@ test_listen_inet(void)
 	ok(!parses(":0") && !parses(":65536") && !parses(":http") &&
 	    !parses("host:"), "bad ports rejected: %s", why);
 	ok(!parses("[::1:80"), "unclosed bracket rejected: %s", why);
+	memset(text, 'a', sizeof(text));
+	memcpy(text, "[", 1);
+	memcpy(text + 300, "]:80", 5);
+	ok(!parses(text), "bracketed host too long: %s", why);
 	ok(!parses(":80,mode=0600"), "mode on tcp rejected: %s", why);
 	ok(!parses("udp::53,backlog=3"), "backlog on udp rejected: %s", why);
 	ok(!parses(":80,frobnicate"), "unknown option rejected: %s", why);
