@@ -239,6 +239,7 @@ cycle_stop_everything(struct supervisor *sv)
 			cycle_stop_gen(sv, &sv->gens[i], now);
 	if (sv->check_pid > 0)
 		kill_group(sv->check_pid, SIGKILL);
+	sweep_stop_strays(sv);
 }
 
 /* Stop what is left and leave with this status once all of it is gone. */
@@ -538,6 +539,7 @@ static void
 cycle_not_ready(struct supervisor *sv, struct generation *g, const char *why)
 {
 	g->state = GEN_DRAINING;
+	sweep_orphans(sv);
 	gen_kill(g);
 	if (sv->state == WRAPPER_RELOADING) {
 		cycle_reload_failed(sv, "generation %u (pid %ld) %s", g->id,
@@ -720,9 +722,6 @@ cycle_sweep(struct supervisor *sv)
 		gen_close_channels(g);
 		memset(g, 0, sizeof(*g));
 	}
-	if (cycle_leaving(sv) && cycle_free_slot(sv) != NULL &&
-	    cycle_starting(sv) == NULL && cycle_current(sv) == NULL)
-		sweep_stop_strays(sv);
 }
 
 /* --- stop requests and deadlines ------------------------------------- */
@@ -763,7 +762,6 @@ cycle_stop(struct supervisor *sv, int signo)
 	log_info("SIG%s: stopping every generation with SIG%s",
 	    parse_signame(signo), parse_signame(sv->cfg->stop_signal));
 	cycle_stop_everything(sv);
-	cycle_sweep(sv);
 }
 
 static void

@@ -73,7 +73,11 @@ sweep_add_stray(struct supervisor *sv, pid_t pid, unsigned gen)
 	s = &sv->strays[sv->nstrays++];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
-	if (gen != 0) {
+	if (sv->state == WRAPPER_STOPPING || sv->state == WRAPPER_EXITING) {
+		log_info("stopping pid %ld, left behind (SIG%s)", (long)pid,
+		    parse_signame(sv->cfg->stop_signal));
+		sweep_stop_one(sv, s, sv->cfg->stop_signal);
+	} else if (gen != 0) {
 		log_info("pid %ld of generation %u, which is gone, left behind: "
 		    "stopping it", (long)pid, gen);
 		sweep_stop_one(sv, s, sv->cfg->stop_signal);
@@ -136,13 +140,12 @@ sweep_reaped(struct supervisor *sv, pid_t pid)
 	return false;
 }
 
-/* graceful-run is leaving: every child still left gets the stop signal. */
+/* graceful-run is leaving: every stray gets the stop signal. */
 void
 sweep_stop_strays(struct supervisor *sv)
 {
 	size_t i;
 
-	sweep_orphans(sv);
 	for (i = 0; i < sv->nstrays; i++) {
 		if (sv->strays[i].signalled)
 			continue;
