@@ -90,6 +90,24 @@ ready_rearm(struct generation *g)
 }
 
 /*
+ * Whether the generation accepts: its process group, its main process if
+ * that left the group (a --forking daemon), and the orphans it left.
+ */
+static int
+ready_accepting(const struct generation *g, const struct ready_config *rc,
+    char *how, size_t howlen)
+{
+	pid_t extra[1 + GEN_ORPHANS_MAX];
+	size_t n = 0, i;
+
+	if (g->pid != g->pgid)
+		extra[n++] = g->pid;
+	for (i = 0; i < g->norphans && i < GEN_ORPHANS_MAX; i++)
+		extra[n++] = g->orphans[i];
+	return accepting_check(g->pgid, extra, n, rc->listeners, how, howlen);
+}
+
+/*
  * A generation made ready by its DURATION may have been slow, not blind:
  * if it accepts now, the command is one whose later generations are
  * waited for until they accept. It is looked at once, when the next starts.
@@ -104,9 +122,9 @@ ready_learn_from_last(const struct ready_config *rc)
 	if (accepting_check(learned.unproven, NULL, 0, rc->listeners, how,
 	    sizeof(how)) == ACCEPTING_YES) {
 		learned.accepts = true;
-		log_debug("the generation of pid %ld is %s: later generations "
-		    "are waited for until they accept", (long)learned.unproven,
-		    how);
+		log_debug("the generation of process group %ld is %s: later "
+		    "generations are waited for until they accept",
+		    (long)learned.unproven, how);
 	}
 	learned.unproven = 0;
 }
@@ -338,8 +356,7 @@ ready_look(struct generation *g, const struct ready_config *rc, int64_t now)
 {
 	char how[128];
 
-	g->rs.seen = accepting_check(g->pid, NULL, 0, rc->listeners, how,
-	    sizeof(how));
+	g->rs.seen = ready_accepting(g, rc, how, sizeof(how));
 	if (g->rs.seen == ACCEPTING_YES) {
 		learned.accepts = true;
 		/* A notification sent before it accepted names the rule, and
@@ -373,7 +390,7 @@ ready_alive(struct generation *g, const struct ready_config *rc, int64_t now)
 		    g->rs.seen != ACCEPTING_CANNOT_SEE))
 			return READY_PENDING;
 		if (g->rs.seen == ACCEPTING_NOT_YET)
-			learned.unproven = g->pid;
+			learned.unproven = g->pgid;
 		g->rs.check_ns = 0;
 		g->ready_by = "silent and alive";
 		return READY_YES;
