@@ -294,7 +294,8 @@ acc_check_epoll(struct acc_scan *sc, struct acc_proc *p, int epfd)
 		total += (size_t)n;
 		have += (size_t)n;
 		buf[have] = '\0';
-		for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		for (line = buf; (nl = strchr(line, '\n')) != NULL;
+		    line = nl + 1) {
 			*nl = '\0';
 			if ((sock = acc_epoll_line(sc, line)) != -1) {
 				close(fd);
@@ -396,7 +397,8 @@ acc_check_syscall(struct acc_scan *sc, struct acc_proc *p, pid_t tid,
 #endif
 	case SYS_accept4:
 		if ((sock = acc_shared(p, a[0])) != -1)
-			return acc_found(sc, p, tid, "accepting", (size_t)sock, "");
+			return acc_found(sc, p, tid, "accepting",
+			    (size_t)sock, "");
 		return 0;
 #ifdef SYS_recv
 	case SYS_recv:
@@ -411,7 +413,8 @@ acc_check_syscall(struct acc_scan *sc, struct acc_proc *p, pid_t tid,
 	case SYS_recvmsg:
 		/* Only a datagram socket can block here: a listener fails. */
 		if ((sock = acc_shared(p, a[0])) != -1)
-			return acc_found(sc, p, tid, "receiving", (size_t)sock, "");
+			return acc_found(sc, p, tid, "receiving",
+			    (size_t)sock, "");
 		return 0;
 #ifdef SYS_poll
 	case SYS_poll:

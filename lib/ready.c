@@ -36,9 +36,9 @@
 
 /* What earlier generations showed: the same program will do it again. */
 static struct {
-	bool notifies;		/* one wrote a line or sent a notify message */
+	bool notifies;		/* one wrote a line or sent any message */
 	bool accepts;		/* one was seen accepting */
-	pid_t unproven;		/* ready by its DURATION though /proc could see */
+	pid_t unproven;		/* ready by DURATION, though /proc could see */
 	bool blind_logged;
 } learned;
 
@@ -184,7 +184,7 @@ ready_on_pipe(struct generation *g)
 	char buf[PIPE_READ_MAX];
 	ssize_t n;
 
-	/* Once ready, and the command known to notify, there is no more to learn. */
+	/* Ready, and the command known to notify: nothing more to learn. */
 	if (g->state != GEN_STARTING && learned.notifies) {
 		ready_hold_pipe(g);
 		return READY_PENDING;
@@ -239,8 +239,8 @@ ready_notify_flood(struct generation *g, bool starting)
 	/* Closing happens once; reading at the capped rate is said once. */
 	if (!starting || !g->rs.flood_logged)
 		log_warnx("generation %u: %d notify messages within %lldms; %s",
-		    g->id, NOTIFY_BURST, (long long)(NOTIFY_PAUSE / NSEC_PER_MSEC),
-		    starting ? "read at that rate from now on" :
+		    g->id, NOTIFY_BURST,
+		    (long long)(NOTIFY_PAUSE / NSEC_PER_MSEC), starting ? "read at that rate from now on" :
 		    "its notify socket is closed");
 	g->rs.flood_logged = true;
 	if (!starting) {
@@ -286,7 +286,8 @@ ready_on_notify(struct generation *g)
 	if (rc == -1)
 		log_warn("generation %u: notify socket", g->id);
 	if (g->rs.burst_count == NOTIFY_BURST)
-		ready_notify_flood(g, g->state == GEN_STARTING && v != READY_YES);
+		ready_notify_flood(g, g->state == GEN_STARTING &&
+		    v != READY_YES);
 	return v;
 }
 
@@ -385,7 +386,7 @@ ready_alive(struct generation *g, const struct ready_config *rc, int64_t now)
 	g->rs.alive_ns = 0;
 	switch (rc->mode) {
 	case READY_AUTO:
-		/* A command seen accepting before is waited for until it does. */
+		/* A command seen accepting is waited for until it does. */
 		if (g->spoke || (learned.accepts &&
 		    g->rs.seen != ACCEPTING_CANNOT_SEE))
 			return READY_PENDING;
