@@ -138,7 +138,7 @@ selectors_server() {
 	command -v node >/dev/null || skip "node is not installed"
 	port=$(free_port)
 	gate 1
-	start_gr -l "127.0.0.1:$port" -- node "$HELPERS_SRC/node-server.js" "$T"
+	start_gr -l "127.0.0.1:$port" -- node "$HELPERS_SRC/node-fd3-server.js" "$T"
 	wait_ready 1
 	run ready_reason 1
 	assert_output "accepting on fd 3 via epoll"

@@ -1,4 +1,4 @@
-// An HTTP server on the socket at fd 3: node node-server.js GATEDIR.
+// An HTTP server on the socket at fd 3: node node-fd3-server.js GATEDIR.
 // It calls listen({fd: 3}) only once GATEDIR/gate-$GRACEFUL_RUN_GENERATION
 // exists: a slow start-up that graceful-run must wait for. The body is
 // "pid=... gen=...", as test/helpers/httpd answers.
