@@ -5,6 +5,7 @@
 #define GRACEFUL_RUN_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,6 +84,8 @@ struct listeners {
 int sockets_bind(const struct listen_spec *, size_t, struct listeners *);
 int sockets_adopt(struct listeners *);
 void sockets_release(struct listeners *);
+struct sockaddr_un;
+bool sockets_unix_stale(const struct sockaddr_un *, socklen_t);
 
 /* childenv.c: the environment a generation, or a helper command, sees. */
 struct childenv {
