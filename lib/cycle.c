@@ -26,6 +26,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,31 @@
 #include "graceful-run.h"
 
 static void cycle_reload_finished(struct supervisor *);
+static void cycle_record(struct supervisor *, bool ok,
+    const struct generation *, const char *, ...) PRINTFLIKE(4, 5);
+
+/* The outcome of the reload under way, for the clients that wait on it. */
+static void
+cycle_record(struct supervisor *sv, bool ok, const struct generation *g,
+    const char *fmt, ...)
+{
+	struct reload_outcome o = { .seq = sv->reload_running, .ok = ok };
+	va_list ap;
+
+	if (sv->reload_running == 0)
+		return;
+	sv->reload_running = 0;
+	o.started_ns = sv->reload_started_ns;
+	o.duration_ns = clock_now() - sv->reload_started_ns;
+	if (g != NULL) {
+		o.generation = g->id;
+		o.pid = g->pid;
+	}
+	va_start(ap, fmt);
+	vsnprintf(o.text, sizeof(o.text), fmt, ap);
+	va_end(ap);
+	outcome_record(&sv->outcomes, &o);
+}
 
 static struct generation *
 cycle_free_slot(struct supervisor *sv)
@@ -64,6 +90,7 @@ cycle_reload_failed(struct supervisor *sv, const char *why)
 	cycle_describe_serving(sv, serving, sizeof(serving));
 	log_warnx("reload failed: %s; %s", why, serving);
 	sdnotify("READY=1\nSTATUS=reload failed: %s; %s", why, serving);
+	cycle_record(sv, false, NULL, "%s; %s", why, serving);
 	cycle_reload_finished(sv);
 }
 
@@ -148,6 +175,7 @@ cycle_reload(struct supervisor *sv)
 		return;
 	}
 	sv->reload_started_ns = clock_now();
+	sv->reload_running = ++sv->reload_seq;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
 	    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
@@ -246,6 +274,8 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 		    (double)(clock_now() - sv->event_ns) / NSEC_PER_MSEC);
 	}
 	sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in %.2fs",
+	    g->id, (long)g->pid, clock_seconds(now - sv->reload_started_ns));
+	cycle_record(sv, true, g, "generation %u (pid %ld) ready in %.2fs",
 	    g->id, (long)g->pid, clock_seconds(now - sv->reload_started_ns));
 	cycle_reload_finished(sv);
 }
@@ -412,4 +442,41 @@ cycle_stop(struct supervisor *sv, int signo)
 	log_info("SIG%s: stopping every generation with SIG%s",
 	    parse_signame(signo), parse_signame(sv->cfg->stop_signal));
 	cycle_stop_everything(sv);
+}
+
+/*
+ * A reload asked for through the control socket: like a HUP, plus the
+ * number of the reload whose outcome answers it (the one started now, or
+ * the next one when a reload is under way). 0 when none will run.
+ */
+uint64_t
+cycle_reload_ticket(struct supervisor *sv, char *why, size_t whylen)
+{
+	if (sv->stopping || sv->exiting) {
+		snprintf(why, whylen, "reload refused: graceful-run is stopping");
+		return 0;
+	}
+	cycle_reload(sv);
+	return sv->reload_pending ? sv->reload_seq + 1 : sv->reload_seq;
+}
+
+const char *
+cycle_state_name(struct supervisor *sv)
+{
+	if (sv->exiting)
+		return "exiting";
+	if (sv->stopping)
+		return "stopping";
+	if (supervise_current(sv) == NULL)
+		return "starting";
+	if (sv->check_pid > 0 || supervise_starting(sv) != NULL)
+		return "reloading";
+	return "serving";
+}
+
+unsigned
+cycle_restarts(const struct supervisor *sv)
+{
+	(void)sv;
+	return 0;
 }

@@ -194,6 +194,27 @@ void gen_stop(struct generation *, int signo, int64_t timeout_ns, int64_t now);
 bool gen_has_members(const struct generation *);
 void gen_close_channels(struct generation *);
 
+/* outcome.c: how each of the last few reloads ended, by sequence number. */
+#define RELOAD_OUTCOMES 8
+struct reload_outcome {
+	uint64_t seq;		/* 1, 2, ...; 0: an empty slot */
+	bool ok;
+	unsigned generation;	/* the new generation; 0: none was spawned */
+	pid_t pid;
+	int64_t started_ns;	/* when the reload began */
+	int64_t duration_ns;
+	char text[224];		/* "generation 5 (pid 4242) ready in 0.31s" */
+};
+struct reload_outcomes {
+	uint64_t last;		/* the newest seq recorded */
+	struct reload_outcome v[RELOAD_OUTCOMES];
+};
+void outcome_record(struct reload_outcomes *, const struct reload_outcome *);
+const struct reload_outcome *outcome_find(const struct reload_outcomes *,
+    uint64_t seq);
+bool outcome_lost(const struct reload_outcomes *, uint64_t seq);
+const struct reload_outcome *outcome_last(const struct reload_outcomes *);
+
 /* supervise.c and cycle.c: the loop, and the reload state machine. */
 struct config {
 	char *const *argv;
@@ -222,6 +243,9 @@ struct supervisor {
 	int dead_status;
 	int64_t reload_started_ns;
 	int64_t event_ns;	/* when the loop woke for the events at hand */
+	uint64_t reload_seq;	/* reloads begun so far */
+	uint64_t reload_running;	/* the seq of the reload under way, or 0 */
+	struct reload_outcomes outcomes;
 };
 int supervise_run(const struct config *, const struct listeners *, int sigfd);
 struct generation *supervise_current(struct supervisor *);
@@ -235,5 +259,8 @@ void cycle_check_exited(struct supervisor *, int status);
 void cycle_check_overdue(struct supervisor *);
 void cycle_kill_due(struct supervisor *, struct generation *);
 void cycle_stop(struct supervisor *, int signo);
+uint64_t cycle_reload_ticket(struct supervisor *, char *why, size_t whylen);
+const char *cycle_state_name(struct supervisor *);
+unsigned cycle_restarts(const struct supervisor *);
 
 #endif
