@@ -263,4 +263,67 @@ uint64_t cycle_reload_ticket(struct supervisor *, char *why, size_t whylen);
 const char *cycle_state_name(struct supervisor *);
 unsigned cycle_restarts(const struct supervisor *);
 
+/* control.c: the control socket, -c, and its clients. */
+#define CONTROL_PROTOCOL "graceful-run/1"
+#define CONTROL_REQUEST_MAX 256	/* a request line, newline included */
+#define CONTROL_POLL_MAX (1 + 32)	/* the socket and its clients */
+enum control_verb { CONTROL_RELOAD, CONTROL_STATUS, CONTROL_STOP };
+struct control_request {
+	enum control_verb verb;
+	bool json;
+};
+enum client_phase { CLIENT_FREE, CLIENT_READING, CLIENT_WAITING, CLIENT_WRITING };
+struct control_client {
+	int fd;
+	enum client_phase phase;
+	struct control_request req;
+	uint64_t ticket;	/* reload: the seq of the reload that answers it */
+	int64_t deadline_ns;	/* reading or writing: dropped then */
+	char in[CONTROL_REQUEST_MAX];
+	size_t inlen;
+	char *out;		/* the answer, as much as is not sent yet */
+	size_t outlen, outsent;
+	bool final;		/* the final line is queued: close once sent */
+};
+struct pollfd;
+int control_open(const char *path);
+size_t control_pollfds(struct pollfd *, size_t max);
+void control_on_ready(struct supervisor *, const struct pollfd *, size_t n);
+int64_t control_deadline(void);
+void control_timers(int64_t now);
+void control_after_events(struct supervisor *);
+void control_generation_exited(const struct generation *);
+void control_finish(int status);
+void control_unlink(void);
+void control_close(void);
+void control_queue(struct control_client *, const char *, ...)
+    PRINTFLIKE(2, 3);
+void control_answer(struct control_client *, const char *word,
+    const char *text);
+void control_wait(struct control_client *);
+
+/* request.c: the control protocol (described there). */
+int request_parse(const char *line, size_t len, struct control_request *,
+    const char **why);
+void request_handle(struct supervisor *, struct control_client *,
+    const char *line, size_t len);
+void request_progress(struct supervisor *, struct control_client *);
+void request_exit_line(const struct generation *, int64_t now, char *out,
+    size_t len);
+void request_finish(struct control_client *, int status);
+
+/* status.c: the status as text or JSON, for the control socket and file. */
+void status_init(void);
+int status_format(struct supervisor *, bool json, bool live, char **text);
+
+/* statusfile.c: --status-file, the JSON status replaced at every change. */
+int statusfile_init(const char *path);
+void statusfile_update(struct supervisor *);
+void statusfile_remove(void);
+
+/* pidfile.c: -p, the locked pid file. */
+int pidfile_lock(const char *path);
+int pidfile_publish(void);
+void pidfile_cleanup(void);
+
 #endif
