@@ -16,7 +16,7 @@
 
 #include "graceful-run.h"
 
-#define POLL_MAX (1 + 2 * MAX_GENERATIONS)
+#define POLL_MAX (1 + 2 * MAX_GENERATIONS + CONTROL_POLL_MAX)
 /*
  * How often a generation whose leader is gone is checked for members left.
  * Their deaths are not always signalled (an orphan that was already a
@@ -90,6 +90,7 @@ supervise_reaped(struct supervisor *sv, pid_t pid, int status)
 		g->exited = true;
 		g->status = status;
 		cycle_exited(sv, g);
+		control_generation_exited(g);
 	} else if ((g = supervise_find(sv, pid, true)) != NULL) {
 		if (ready_on_probe_exit(g, status, clock_now()) == READY_YES)
 			cycle_ready(sv, g);
@@ -209,12 +210,12 @@ supervise_deadline(struct supervisor *sv)
 			at = clock_earliest(at, g->ready_deadline_ns);
 		}
 	}
-	return at;
+	return clock_earliest(at, control_deadline());
 }
 
 static size_t
 supervise_pollset(struct supervisor *sv, int sigfd, struct pollfd *pfd,
-    struct generation **owner)
+    struct generation **owner, size_t *nchannels)
 {
 	struct generation *g;
 	size_t i, n = 0;
@@ -235,7 +236,8 @@ supervise_pollset(struct supervisor *sv, int sigfd, struct pollfd *pfd,
 			owner[n++] = g;
 		}
 	}
-	return n;
+	*nchannels = n;
+	return n + control_pollfds(pfd + n, POLL_MAX - n);
 }
 
 static void
@@ -256,6 +258,14 @@ supervise_channel(struct supervisor *sv, struct generation *g, int fd)
 		cycle_ready(sv, g);
 }
 
+/* After every round of events: answer who waits, publish the status. */
+static void
+supervise_report(struct supervisor *sv)
+{
+	control_after_events(sv);
+	statusfile_update(sv);
+}
+
 static void
 supervise_wait(struct supervisor *sv, int sigfd)
 {
@@ -263,7 +273,7 @@ supervise_wait(struct supervisor *sv, int sigfd)
 	struct generation *owner[POLL_MAX];
 	struct timespec ts, *tsp = NULL;
 	int64_t at = supervise_deadline(sv), left;
-	size_t n = supervise_pollset(sv, sigfd, pfd, owner), i;
+	size_t nch, n = supervise_pollset(sv, sigfd, pfd, owner, &nch), i;
 	int signo, rc;
 
 	if (at != 0) {
@@ -280,15 +290,18 @@ supervise_wait(struct supervisor *sv, int sigfd)
 		return;
 	}
 	sv->event_ns = clock_now();
-	for (i = 1; i < n; i++)
+	for (i = 1; i < nch; i++)
 		if (pfd[i].revents != 0)
 			supervise_channel(sv, owner[i], pfd[i].fd);
 	if (pfd[0].revents != 0)
 		while ((rc = signals_read(sigfd, &signo)) == 1)
 			supervise_signal(sv, signo);
+	control_on_ready(sv, pfd + nch, n - nch);
 	supervise_timers(sv);
+	control_timers(clock_now());
 	if (supervise_lingering(sv))
 		supervise_reap(sv);
+	supervise_report(sv);
 }
 
 static bool
@@ -315,6 +328,7 @@ supervise_run(const struct config *cfg, const struct listeners *ls, int sigfd)
 	sv.cfg = cfg;
 	sv.listeners = ls;
 	cycle_start(&sv);
+	supervise_report(&sv);
 	while (!supervise_done(&sv))
 		supervise_wait(&sv, sigfd);
 	notify_dir_remove();
