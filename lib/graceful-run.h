@@ -326,4 +326,24 @@ int pidfile_lock(const char *path);
 int pidfile_publish(void);
 void pidfile_cleanup(void);
 
+/* runas.c: the user (-u) and directory (-C) every child starts with. */
+#define RUNAS_GROUPS_MAX 256
+struct runas {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+	char name[256];
+	char home[1024];
+	gid_t groups[RUNAS_GROUPS_MAX];	/* supplementary, gid included */
+	size_t ngroups;
+	const char *dir;	/* -C: NULL to stay where graceful-run is */
+};
+enum runas_stage { RUNAS_STAGE_USER, RUNAS_STAGE_DIR };
+int runas_parse(const char *text, struct runas *, char *why, size_t whylen);
+void runas_configure(const struct runas *, const char *dir);
+const struct runas *runas_user_of_children(void);
+const char *runas_dir(void);
+bool runas_is_child_uid(uid_t);
+int runas_enter(enum runas_stage *);
+
 #endif
