@@ -105,17 +105,11 @@ request_parse(const char *line, size_t len, struct control_request *req,
 static void
 request_reload(struct supervisor *sv, struct control_client *c)
 {
-	char why[128];
-
-	c->ticket = cycle_reload_ticket(sv, why, sizeof(why));
-	if (c->ticket == 0) {
-		control_answer(c, "failed", why);
-		return;
-	}
-	log_debug("control: reload requested (reload #%llu answers it)",
-	    (unsigned long long)c->ticket);
+	c->ticket = cycle_reload(sv);
+	log_debug("control: reload requested (reload #%u answers it)",
+	    c->ticket);
 	control_wait(c);
-	/* It may have ended already: a spawn that failed at once. */
+	/* It may have ended already: refused, or a spawn that failed at once. */
 	request_progress(sv, c);
 }
 
@@ -153,7 +147,7 @@ static void
 request_stop(struct supervisor *sv, struct control_client *c)
 {
 	control_wait(c);
-	if (!sv->stopping) {
+	if (sv->state != WRAPPER_STOPPING && sv->state != WRAPPER_EXITING) {
 		log_info("control: stop requested");
 		cycle_stop(sv, SIGTERM);
 	}
@@ -189,20 +183,14 @@ void
 request_progress(struct supervisor *sv, struct control_client *c)
 {
 	const struct reload_outcome *o;
-	char text[sizeof(o->text) + 32];
 
 	if (c->req.verb != CONTROL_RELOAD)
 		return;
-	if ((o = outcome_find(&sv->outcomes, c->ticket)) != NULL) {
-		snprintf(text, sizeof(text), "%s: %s", o->ok ? "reload" :
-		    "reload failed", o->text);
-		control_answer(c, o->ok ? "ok" : "failed", text);
-	} else if (outcome_lost(&sv->outcomes, c->ticket))
+	if ((o = cycle_outcome(sv, c->ticket)) != NULL)
+		control_answer(c, o->ok ? "ok" : "failed", o->text);
+	else if (c->ticket + RELOAD_OUTCOMES <= sv->reload_seq)
 		control_answer(c, "failed", "reload: its outcome was "
 		    "overwritten by later reloads");
-	else if (sv->stopping || sv->exiting)
-		control_answer(c, "failed", "reload failed: graceful-run is "
-		    "stopping");
 }
 
 /* A line for clients waiting on a stop: how a generation ended. */

@@ -167,31 +167,54 @@ status_text_gen(FILE *f, const struct generation *g, int64_t now)
 	fputc('\n', f);
 }
 
+/* The newest reload that has ended (the last one may be under way). */
+static const struct reload_outcome *
+status_last_reload(const struct supervisor *sv)
+{
+	const struct reload_outcome *o;
+	unsigned seq;
+
+	for (seq = sv->reload_seq; seq > 0 &&
+	    seq + RELOAD_OUTCOMES > sv->reload_seq; seq--)
+		if ((o = cycle_outcome(sv, seq)) != NULL)
+			return o;
+	return NULL;
+}
+
+/* "generation 5 (pid 4242) ready in 0.31s", "failed: ...". */
+static const char *
+status_outcome_text(const struct reload_outcome *o)
+{
+	if (strncmp(o->text, "reload: ", 8) == 0)
+		return o->text + 8;
+	if (strncmp(o->text, "reload failed: ", 15) == 0)
+		return o->text + 7;
+	return o->text;
+}
+
 static void
 status_text(FILE *f, struct supervisor *sv)
 {
 	const struct generation *gens[MAX_GENERATIONS];
-	const struct reload_outcome *o = outcome_last(&sv->outcomes);
+	const struct reload_outcome *o = status_last_reload(sv);
 	int64_t now = clock_now();
 	size_t i, n = status_sorted(sv, gens);
 	char ago[32];
 
 	fprintf(f, "graceful-run (pid %ld): %s\n", (long)getpid(),
-	    cycle_state_name(sv));
+	    cycle_state_name(sv->state));
 	for (i = 0; i < n; i++)
 		status_text_gen(f, gens[i], now);
 	if (n == 0)
 		fprintf(f, "no generation running\n");
 	if (o != NULL) {
-		status_duration(now - o->started_ns - o->duration_ns, ago,
-		    sizeof(ago));
-		fprintf(f, "last reload (#%llu, %s ago): %s%s\n",
-		    (unsigned long long)o->seq, ago, o->ok ? "" : "failed: ",
-		    o->text);
+		status_duration(now - o->ended_ns, ago, sizeof(ago));
+		fprintf(f, "last reload #%u (%s ago): %s\n", o->seq, ago,
+		    status_outcome_text(o));
 	} else
 		fprintf(f, "no reload yet\n");
-	if (cycle_restarts(sv) > 0)
-		fprintf(f, "restarts: %u\n", cycle_restarts(sv));
+	if (sv->restarts > 0)
+		fprintf(f, "restarts: %u\n", sv->restarts);
 }
 
 static void
@@ -243,15 +266,14 @@ status_json_outcome(FILE *f, const struct reload_outcome *o)
 		fprintf(f, "null");
 		return;
 	}
-	fprintf(f, "{\"reload\":%llu,\"ok\":%s", (unsigned long long)o->seq,
+	fprintf(f, "{\"reload\":%u,\"ok\":%s", o->seq,
 	    o->ok ? "true" : "false");
-	if (o->generation != 0)
-		fprintf(f, ",\"generation\":%u,\"pid\":%ld", o->generation,
-		    (long)o->pid);
+	if (o->gen != 0)
+		fprintf(f, ",\"generation\":%u", o->gen);
 	else
-		fprintf(f, ",\"generation\":null,\"pid\":null");
-	status_json_time(f, "started_at", o->started_ns);
-	fprintf(f, ",\"duration\":%.3f,\"text\":", clock_seconds(o->duration_ns));
+		fprintf(f, ",\"generation\":null");
+	status_json_time(f, "ended_at", o->ended_ns);
+	fprintf(f, ",\"duration\":%.3f,\"text\":", o->seconds);
 	status_json_string(f, o->text);
 	fputc('}', f);
 }
@@ -264,17 +286,16 @@ status_json(FILE *f, struct supervisor *sv, bool live)
 	size_t i, n = status_sorted(sv, gens);
 
 	fprintf(f, "{\"pid\":%ld,\"state\":\"%s\",\"serving\":%s,"
-	    "\"generations\":[", (long)getpid(), cycle_state_name(sv),
-	    supervise_current(sv) != NULL ? "true" : "false");
+	    "\"generations\":[", (long)getpid(), cycle_state_name(sv->state),
+	    cycle_current(sv) != NULL ? "true" : "false");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			fputc(',', f);
 		status_json_gen(f, gens[i], live, now);
 	}
-	fprintf(f, "],\"reloads\":%llu,\"last_reload\":",
-	    (unsigned long long)sv->reload_seq);
-	status_json_outcome(f, outcome_last(&sv->outcomes));
-	fprintf(f, ",\"restarts\":%u}\n", cycle_restarts(sv));
+	fprintf(f, "],\"reloads\":%u,\"last_reload\":", sv->reload_seq);
+	status_json_outcome(f, status_last_reload(sv));
+	fprintf(f, ",\"restarts\":%u}\n", sv->restarts);
 }
 
 /*
@@ -302,5 +323,5 @@ status_format(struct supervisor *sv, bool json, bool live, char **text)
 		*text = NULL;
 		return -1;
 	}
-	return supervise_current(sv) != NULL;
+	return cycle_current(sv) != NULL;
 }
