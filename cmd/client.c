@@ -169,6 +169,9 @@ client_send(struct client *cl)
 		n = send(cl->fd, req + off, len - off, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
+		/* Refused before it asked: the answer says why. */
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return 0;
 		if (n == -1)
 			return client_no_answer(cl, strerror(errno));
 		off += (size_t)n;
