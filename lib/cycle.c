@@ -527,12 +527,16 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	log_info("generation %u (pid %ld) ready in %.2fs (%s)", g->id,
 	    (long)g->pid, secs, ready_how(g));
 	cycle_drain_older(sv, g, now);
-	sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in %.2fs",
-	    g->id, (long)g->pid, secs);
-	if (sv->reload_open)
+	/* STATUS= says how the last reload went, as a control client hears. */
+	if (sv->reload_open) {
 		cycle_record(sv, sv->reload_seq, true, g->id,
 		    "reload: generation %u (pid %ld) ready in %.2fs", g->id,
 		    (long)g->pid, clock_seconds(now - sv->reload_started_ns));
+		sdnotify("READY=1\nSTATUS=%s",
+		    cycle_outcome(sv, sv->reload_seq)->text);
+	} else
+		sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in "
+		    "%.2fs", g->id, (long)g->pid, secs);
 	cycle_reload_over(sv);
 }
 
