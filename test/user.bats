@@ -137,3 +137,31 @@ switch_current() {
 	assert_failure 125
 	assert_output --regexp "chdir $T/none: No such file or directory$"
 }
+
+@test "the README's deploy recipe: a release that does not come up is rolled back, the old one serves on" {
+	local recipe
+	make_release 42
+	mkdir -p "$T/releases/43"
+	printf '#!/bin/sh\necho "release 43 crashes" >&2\nexit 1\n' >"$T/releases/43/srv"
+	chmod +x "$T/releases/43/srv"
+	switch_current 42
+	port=$(free_port)
+	start_gr -C "$T/current" -l "127.0.0.1:$port" --ready notify -c "$T/ctl" -- ./srv
+	wait_ready 1
+	# The recipe as the README has it, on this test's paths.
+	recipe=$(sed -n '/^    ln -sfn releases\/43 /,/^    }$/p' "$GR_SRCDIR/README" |
+		sed -e 's/^    //' -e "s|/srv/app|$T|g" -e "s|/run/app/control|$T/ctl|g" \
+			-e "s|graceful-run reload|$GR_BIN reload|")
+	[ -n "$recipe" ]
+	run sh -c "cd '$T' && $recipe"
+	assert_failure 1
+	assert_output --partial "reload failed: generation 2 exited with status 1 before it was ready; generation 1 still serving"
+	assert_equal "$(readlink "$T/current")" "releases/42"
+	assert_equal "$(served_by "$port")" "$(generation_pid 1)"
+	# The next release that works goes through the same recipe.
+	make_release 43
+	run sh -c "cd '$T' && $recipe"
+	assert_success
+	assert_equal "$(readlink "$T/current")" "releases/43"
+	assert_equal "$(served_by "$port")" "$(generation_pid 3)"
+}
