@@ -201,8 +201,13 @@ status_text(FILE *f, struct supervisor *sv)
 	size_t i, n = status_sorted(sv, gens);
 	char ago[32];
 
-	fprintf(f, "graceful-run (pid %ld): %s\n", (long)getpid(),
+	fprintf(f, "graceful-run (pid %ld): %s", (long)getpid(),
 	    cycle_state_name(sv->state));
+	if (sv->state == WRAPPER_BACKOFF && sv->restart_at_ns != 0) {
+		status_duration(sv->restart_at_ns - now, ago, sizeof(ago));
+		fprintf(f, ", starting again in %s", ago);
+	}
+	fputc('\n', f);
 	for (i = 0; i < n; i++)
 		status_text_gen(f, gens[i], now);
 	if (n == 0)
@@ -295,7 +300,10 @@ status_json(FILE *f, struct supervisor *sv, bool live)
 	}
 	fprintf(f, "],\"reloads\":%u,\"last_reload\":", sv->reload_seq);
 	status_json_outcome(f, status_last_reload(sv));
-	fprintf(f, ",\"restarts\":%u}\n", sv->restarts);
+	fprintf(f, ",\"restarts\":%u", sv->restarts);
+	status_json_time(f, "restart_at", sv->state == WRAPPER_BACKOFF ?
+	    sv->restart_at_ns : 0);
+	fprintf(f, "}\n");
 }
 
 /*
