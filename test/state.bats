@@ -10,12 +10,6 @@ restart_line() {
 	grep -E 'no generation serving: restarting in' "$T/gr.err" | sed -n "${1}p"
 }
 
-# ctx_switches: how often graceful-run has been scheduled so far.
-ctx_switches() {
-	awk '/^(non)?voluntary_ctxt_switches/ { n += $2 } END { print n }' \
-		"/proc/$GR_PID/status"
-}
-
 # crash N: SIGKILL generation N's main process once it is ready.
 crash() {
 	wait_ready "$1"
@@ -174,18 +168,8 @@ crash() {
 }
 
 @test "no wake-ups while a finished generation's helper lingers" {
-	local a b port
-	port=$(free_port)
-	start_gr -l "127.0.0.1:$port" --ready notify --stop-timeout 1m -- \
-		sh -c 'if [ "$GRACEFUL_RUN_GENERATION" = 1 ]; then
-				trap "" TERM
-				sleep 1000 &
-				echo $! >"$1/sleeper.pid"
-				trap - TERM
-			fi
-			exec "$0"' "$GR_HELPERS/httpd" "$T"
-	wait_ready 1
-	pid1=$(generation_pid 1)
+	local a b
+	start_with_sleeper --ready notify --stop-timeout 1m
 	reload_to 2
 	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) exited 0 after draining"
 	# An observation window: nothing is due until the stop timeout.
