@@ -366,17 +366,19 @@ control_client_of(int fd)
 	return NULL;
 }
 
+/* Clients first: those that left free their slots for the newcomers. */
 void
 control_on_ready(struct supervisor *sv, const struct pollfd *pfd, size_t n)
 {
 	struct control_client *c;
+	bool incoming = false;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (pfd[i].revents == 0)
 			continue;
 		if (pfd[i].fd == ctl.fd) {
-			control_accept();
+			incoming = true;
 			continue;
 		}
 		if ((c = control_client_of(pfd[i].fd)) == NULL)
@@ -388,6 +390,8 @@ control_on_ready(struct supervisor *sv, const struct pollfd *pfd, size_t n)
 		else if (c->phase == CLIENT_WRITING)
 			control_send(c);
 	}
+	if (incoming)
+		control_accept();
 }
 
 int64_t

@@ -340,3 +340,37 @@ has_clients() {
 	run gr status
 	assert_success
 }
+
+@test "clients beyond 32 at once are refused with a line; the loop and later clients go on" {
+	start_srv --ready notify -c "$T/ctl"
+	python3 -c '
+import socket, sys, time
+held = []
+for i in range(32):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+extra = socket.socket(socket.AF_UNIX)
+extra.settimeout(10)
+extra.connect(sys.argv[1])
+print(extra.recv(100).decode().strip())
+open(sys.argv[2], "w").close()
+# Hold the 32 until told, then let go of them.
+while True:
+    try:
+        open(sys.argv[3]).close()
+        break
+    except FileNotFoundError:
+        time.sleep(0.02)
+' "$T/ctl" "$T/full" "$T/release" >"$T/extra.out" 3>&- &
+	echo $! >"$T/holder.pid"
+	retry_until 20 test -e "$T/full"
+	run cat "$T/extra.out"
+	assert_output "error too many clients"
+	grep -q 'control: connection refused: 32 clients already' "$T/gr.err"
+	reload_to 2
+	touch "$T/release"
+	exit_of holder
+	run gr status
+	assert_success
+}
