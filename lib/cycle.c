@@ -204,16 +204,16 @@ cycle_outcome(const struct supervisor *sv, unsigned seq)
 	return seq != 0 && o->seq == seq ? o : NULL;
 }
 
-/* Reloads asked for and not done get their answer: graceful-run leaves. */
+/* Reloads asked for and not done get their answer: why none will be. */
 static void
-cycle_refuse_reloads(struct supervisor *sv)
+cycle_refuse_reloads(struct supervisor *sv, const char *why)
 {
 	if (sv->reload_open)
-		cycle_record(sv, sv->reload_seq, false, 0,
-		    "reload failed: graceful-run is stopping");
+		cycle_record(sv, sv->reload_seq, false, 0, "reload failed: %s",
+		    why);
 	if (sv->reload_pending)
 		cycle_record(sv, sv->reload_seq + 1, false, 0,
-		    "reload failed: graceful-run is stopping");
+		    "reload failed: %s", why);
 	sv->reload_open = false;
 	sv->reload_pending = false;
 }
@@ -248,7 +248,7 @@ static void
 cycle_begin_exit(struct supervisor *sv, int status)
 {
 	cycle_end_with(sv, status);
-	cycle_refuse_reloads(sv);
+	cycle_refuse_reloads(sv, "graceful-run is stopping");
 	cycle_set_state(sv, WRAPPER_EXITING);
 	cycle_stop_everything(sv);
 }
@@ -258,6 +258,7 @@ static void
 cycle_none_serving(struct supervisor *sv, int status)
 {
 	int64_t delay = sv->restart_delay_ns;
+	char why[80];
 
 	sv->has_dead = true;
 	sv->dead_status = status;
@@ -265,16 +266,16 @@ cycle_none_serving(struct supervisor *sv, int status)
 		cycle_begin_exit(sv, status);
 		return;
 	}
-	cycle_refuse_reloads(sv);
+	snprintf(why, sizeof(why), "no generation serving: restarting in "
+	    "%.2fs", clock_seconds(delay));
+	cycle_refuse_reloads(sv, why);
 	cycle_set_state(sv, WRAPPER_BACKOFF);
 	sv->restart_at_ns = clock_now() + delay;
 	sv->restart_delay_ns = delay * 2 > sv->cfg->restart_max_delay_ns ?
 	    sv->cfg->restart_max_delay_ns : delay * 2;
-	log_warnx("no generation serving: restarting in %.2fs (then %.2fs "
-	    "if it fails again)", clock_seconds(delay),
+	log_warnx("%s (then %.2fs if it fails again)", why,
 	    clock_seconds(sv->restart_delay_ns));
-	sdnotify("STATUS=no generation serving: restarting in %.2fs",
-	    clock_seconds(delay));
+	sdnotify("STATUS=%s", why);
 }
 
 /* --- spawning ---------------------------------------------------------- */
@@ -760,7 +761,7 @@ cycle_stop(struct supervisor *sv, int signo)
 	else if ((g = cycle_current(sv)) != NULL ||
 	    (g = cycle_starting(sv)) != NULL)
 		cycle_end_on_exit_of(sv, g);
-	cycle_refuse_reloads(sv);
+	cycle_refuse_reloads(sv, "graceful-run is stopping");
 	cycle_set_state(sv, WRAPPER_STOPPING);
 	sv->restart_at_ns = 0;
 	sdnotify("STOPPING=1\nSTATUS=stopping");
