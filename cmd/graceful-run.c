@@ -23,6 +23,7 @@
 enum {
 	OPT_READY = 256, OPT_READY_TIMEOUT, OPT_CHECK, OPT_STOP_SIGNAL,
 	OPT_STOP_TIMEOUT, OPT_RELOAD_SIGNAL,
+	OPT_TAKEOVER,
 };
 
 static const struct option longopts[] = {
@@ -33,6 +34,7 @@ static const struct option longopts[] = {
 	{ "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "reload-signal", required_argument, NULL, OPT_RELOAD_SIGNAL },
+	{ "takeover", no_argument, NULL, OPT_TAKEOVER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -48,6 +50,8 @@ struct options {
 	size_t nspecs;
 	const char *ready_text;
 	int64_t ready_timeout_ns;
+	bool takeover;
+	bool verbose;
 };
 
 static void
@@ -80,6 +84,10 @@ usage(void)
 "      --reload-signal SIG\n"
 "                         reload on SIG instead of HUP; HUP is then\n"
 "                         forwarded to the current generation\n"
+"      --takeover         for a COMMAND that binds its own ports: its bind()\n"
+"                         of an address given with -l gets graceful-run's\n"
+"                         socket instead (a preloaded library; not for\n"
+"                         statically linked programs)\n"
 "  -q, --quiet            log errors only\n"
 "  -v, --verbose          log more\n"
 "  -h, --help             show this help and exit\n"
@@ -177,11 +185,16 @@ parse_one_option(struct options *o, int ch, char *argv[])
 		o->cfg.reload_signal = parse_signal_option("--reload-signal",
 		    optarg);
 		break;
+	case OPT_TAKEOVER:
+		o->takeover = true;
+		break;
 	case 'q':
 		log_init(LOG_QUIET);
+		o->verbose = false;
 		break;
 	case 'v':
 		log_init(LOG_VERBOSE);
+		o->verbose = true;
 		break;
 	case 'h':
 		usage();
@@ -278,6 +291,8 @@ main(int argc, char *argv[])
 		return notify_command(argc - 1, argv + 1);
 	open_standard_fds();
 	parse_options(&o, argc, argv);
+	if (o.takeover && takeover_enable(o.cfg.argv[0], o.verbose) == -1)
+		return EXIT_OWN_FAILURE;
 	sdnotify_capture();
 	if ((sigfd = signals_open(o.cfg.reload_signal)) == -1)
 		fatal("signals");
@@ -285,6 +300,11 @@ main(int argc, char *argv[])
 		fatal("prctl PR_SET_CHILD_SUBREAPER");
 	if (open_sockets(&o, &ls) == -1)
 		return EXIT_OWN_FAILURE;
+	if (o.takeover && ls.n == 0) {
+		log_warnx("--takeover: no sockets to hand over (give -l for "
+		    "each address the command binds)");
+		return EXIT_OWN_FAILURE;
+	}
 	status = supervise_run(&o.cfg, &ls, sigfd);
 	sockets_release(&ls);
 	close(sigfd);

@@ -233,4 +233,22 @@ void cycle_check_overdue(struct supervisor *);
 void cycle_kill_due(struct supervisor *, struct generation *);
 void cycle_stop(struct supervisor *, int signo);
 
+/* elfinfo.c: what the dynamic loader would make of an executable. */
+struct elfinfo {
+	bool elf;		/* false: a script or some other file */
+	unsigned char class;	/* ELFCLASS32 or ELFCLASS64 */
+	unsigned char data;	/* byte order */
+	uint16_t machine;
+	bool interp;		/* PT_INTERP: dynamically linked */
+};
+int elfinfo_read(const char *path, struct elfinfo *);
+bool elfinfo_compatible(const struct elfinfo *lib, const struct elfinfo *prog);
+
+/* takeover.c: --takeover, the wrapper's side of the preload library. */
+int takeover_enable(const char *command, bool verbose);
+const char *takeover_library(void);
+bool takeover_verbose(void);
+char *takeover_fds_value(const struct listeners *);
+bool takeover_loaded(pid_t);
+
 #endif
