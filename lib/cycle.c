@@ -226,6 +226,12 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 
 	if (sv->stopping || sv->exiting || g->state != GEN_STARTING)
 		return;
+	/* --takeover: serving on a socket of its own is no start. */
+	if (!takeover_loaded(g->pid)) {
+		cycle_not_ready(sv, g, "runs without the --takeover library "
+		    "(statically linked?)");
+		return;
+	}
 	g->state = GEN_READY;
 	g->ready_ns = now;
 	g->timer_ns = 0;
