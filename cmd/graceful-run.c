@@ -22,7 +22,8 @@
 
 enum {
 	OPT_READY = 256, OPT_READY_TIMEOUT, OPT_CHECK, OPT_STOP_SIGNAL,
-	OPT_STOP_TIMEOUT, OPT_RELOAD_SIGNAL,
+	OPT_STOP_TIMEOUT, OPT_RELOAD_SIGNAL, OPT_STOP_GROUP, OPT_RESTART,
+	OPT_RESTART_DELAY, OPT_RESTART_MAX_DELAY, OPT_FORKING,
 	OPT_TAKEOVER,
 };
 
@@ -34,6 +35,11 @@ static const struct option longopts[] = {
 	{ "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "reload-signal", required_argument, NULL, OPT_RELOAD_SIGNAL },
+	{ "stop-group", no_argument, NULL, OPT_STOP_GROUP },
+	{ "restart", no_argument, NULL, OPT_RESTART },
+	{ "restart-delay", required_argument, NULL, OPT_RESTART_DELAY },
+	{ "restart-max-delay", required_argument, NULL, OPT_RESTART_MAX_DELAY },
+	{ "forking", optional_argument, NULL, OPT_FORKING },
 	{ "takeover", no_argument, NULL, OPT_TAKEOVER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -76,11 +82,26 @@ usage(void)
 "      --check COMMAND    run COMMAND before each reload; if it fails, or\n"
 "                         is not done within the ready timeout, so does\n"
 "                         the reload\n"
-"      --stop-signal SIG  sent to an old generation's process group\n"
-"                         (default TERM)\n"
+"      --stop-signal SIG  sent to an old generation's main process, then,\n"
+"                         once that has exited, to what it left (default\n"
+"                         TERM)\n"
+"      --stop-group       send the stop signal to the whole process group\n"
+"                         at once\n"
 "      --stop-timeout DURATION\n"
-"                         SIGKILL an old generation this long after the\n"
-"                         stop signal (default 30s)\n"
+"                         SIGKILL what is left of an old generation this\n"
+"                         long after the stop signal (default 30s)\n"
+"      --restart          start the command again when the current\n"
+"                         generation dies by itself\n"
+"      --restart-delay DURATION\n"
+"                         the first wait before a restart (default 1s);\n"
+"                         it doubles at each crash\n"
+"      --restart-max-delay DURATION\n"
+"                         the longest wait (default 1m); a generation\n"
+"                         that served that long resets it\n"
+"      --forking[=PIDFILE]\n"
+"                         the command forks a daemon and exits 0; the\n"
+"                         daemon (named by PIDFILE, else the process it\n"
+"                         left) is the generation's main process\n"
 "      --reload-signal SIG\n"
 "                         reload on SIG instead of HUP; HUP is then\n"
 "                         forwarded to the current generation\n"
@@ -181,6 +202,26 @@ parse_one_option(struct options *o, int ch, char *argv[])
 		o->cfg.stop_timeout_ns = parse_duration_option("--stop-timeout",
 		    optarg);
 		break;
+	case OPT_STOP_GROUP:
+		o->cfg.stop_group = true;
+		break;
+	case OPT_RESTART:
+		o->cfg.restart = true;
+		break;
+	case OPT_RESTART_DELAY:
+		o->cfg.restart_delay_ns = parse_duration_option(
+		    "--restart-delay", optarg);
+		break;
+	case OPT_RESTART_MAX_DELAY:
+		o->cfg.restart_max_delay_ns = parse_duration_option(
+		    "--restart-max-delay", optarg);
+		break;
+	case OPT_FORKING:
+		o->cfg.forking = true;
+		if (optarg != NULL && *optarg == '\0')
+			usage_error("--forking=: empty pid file name");
+		o->cfg.forking_pidfile = optarg;
+		break;
 	case OPT_RELOAD_SIGNAL:
 		o->cfg.reload_signal = parse_signal_option("--reload-signal",
 		    optarg);
@@ -216,6 +257,8 @@ parse_options(struct options *o, int argc, char *argv[])
 
 	o->cfg.stop_signal = SIGTERM;
 	o->cfg.stop_timeout_ns = 30 * NSEC_PER_SEC;
+	o->cfg.restart_delay_ns = NSEC_PER_SEC;
+	o->cfg.restart_max_delay_ns = 60 * NSEC_PER_SEC;
 	o->ready_text = "auto";
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:l:qvhV", longopts, NULL)) != -1)
@@ -229,6 +272,10 @@ parse_options(struct options *o, int argc, char *argv[])
 	if (ready_parse(o->ready_text, &o->cfg.ready) == -1)
 		usage_error("--ready \"%s\": want auto[:DURATION], notify, "
 		    "delay:DURATION or exec:COMMAND", o->ready_text);
+	if (o->cfg.restart_delay_ns == 0 ||
+	    o->cfg.restart_max_delay_ns < o->cfg.restart_delay_ns)
+		usage_error("--restart-delay must be more than 0 and at most "
+		    "--restart-max-delay");
 	if (o->cfg.reload_signal == SIGTERM || o->cfg.reload_signal == SIGINT ||
 	    o->cfg.reload_signal == SIGQUIT || o->cfg.reload_signal == SIGCHLD ||
 	    o->cfg.reload_signal == SIGKILL || o->cfg.reload_signal == SIGSTOP)
@@ -280,6 +327,16 @@ open_sockets(const struct options *o, struct listeners *ls)
 	return 0;
 }
 
+static struct listeners *listeners_for_cleanup;
+
+static void
+cleanup_after_fatal(void)
+{
+	supervise_abort();
+	if (listeners_for_cleanup != NULL)
+		sockets_release(listeners_for_cleanup);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -305,6 +362,8 @@ main(int argc, char *argv[])
 		    "each address the command binds)");
 		return EXIT_OWN_FAILURE;
 	}
+	listeners_for_cleanup = &ls;
+	log_on_fatal(cleanup_after_fatal);
 	status = supervise_run(&o.cfg, &ls, sigfd);
 	sockets_release(&ls);
 	close(sigfd);

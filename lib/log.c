@@ -13,6 +13,26 @@
 #include "graceful-run.h"
 
 static int verbosity = LOG_NORMAL;
+static void (*fatal_cleanup)(void);
+
+/* What fatal() undoes before it exits: children, sockets, files. */
+void
+log_on_fatal(void (*cleanup)(void))
+{
+	fatal_cleanup = cleanup;
+}
+
+static noreturn void
+log_exit_fatal(void)
+{
+	void (*cleanup)(void) = fatal_cleanup;
+
+	/* A fatal error inside the cleanup must not loop. */
+	fatal_cleanup = NULL;
+	if (cleanup != NULL)
+		cleanup();
+	exit(EXIT_OWN_FAILURE);
+}
 
 void
 log_init(int level)
@@ -103,7 +123,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_at(LOG_QUIET, true, fmt, ap);
 	va_end(ap);
-	exit(EXIT_OWN_FAILURE);
+	log_exit_fatal();
 }
 
 void
@@ -114,5 +134,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(fmt, ap, 0);
 	va_end(ap);
-	exit(EXIT_OWN_FAILURE);
+	log_exit_fatal();
 }

@@ -156,3 +156,15 @@ spawn_exit_status(int ws)
 		return 128 + WTERMSIG(ws);
 	return EXIT_OWN_FAILURE;
 }
+
+/* Whether a child has exited, without reaping it (the loop does that). */
+bool
+spawn_has_exited(pid_t pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+		return errno == ECHILD;
+	return si.si_pid != 0;
+}

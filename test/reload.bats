@@ -304,11 +304,6 @@ load helpers/common
 	assert_equal "$(served_by "$port")" "$(generation_pid 4)"
 }
 
-# ctx_switches: how often graceful-run has been scheduled so far.
-ctx_switches() {
-	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$GR_PID/status"
-}
-
 @test "no busy waiting while a generation starts or drains" {
 	local a b
 	start_srv --ready notify
@@ -475,18 +470,8 @@ ctx_switches() {
 }
 
 @test "a helper that ignores TERM is killed with its group though the leader left" {
-	local port sleeper
-	port=$(free_port)
-	start_gr -l "127.0.0.1:$port" --ready notify --stop-timeout 1s -- \
-		sh -c 'if [ "$GRACEFUL_RUN_GENERATION" = 1 ]; then
-				trap "" TERM
-				sleep 1000 &
-				echo $! >"$1/sleeper.pid"
-				trap - TERM
-			fi
-			exec "$0"' "$GR_HELPERS/httpd" "$T"
-	wait_ready 1
-	pid1=$(generation_pid 1)
+	local sleeper
+	start_with_sleeper --ready notify --stop-timeout 1s
 	sleeper=$(cat "$T/sleeper.pid")
 	assert_equal "$(ps -o pgid= -p "$sleeper" | tr -d ' ')" "$pid1"
 	reload_to 2
