@@ -76,6 +76,13 @@ takeover_check_library(const char *path, struct elfinfo *info)
 		library[0] = '\0';
 		return -1;
 	}
+	/* The dynamic loader splits LD_PRELOAD at both. */
+	if (strpbrk(library, " :") != NULL) {
+		log_warnx("--takeover: %s: a path with a space or a colon "
+		    "cannot be preloaded", library);
+		library[0] = '\0';
+		return -1;
+	}
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 static struct held_sock held[PRELOAD_MAX_HELD];
 static size_t nheld;
 static int lowest_private = INT_MAX;
+static bool any_file;		/* some held socket has a file */
 
 size_t
 held_count(void)
@@ -112,7 +113,7 @@ held_describe(struct held_sock *h, int fd)
 	    ((struct sockaddr_un *)&h->addr)->sun_path[0] != '\0' &&
 	    stat(((struct sockaddr_un *)&h->addr)->sun_path, &st) == 0 &&
 	    S_ISSOCK(st.st_mode)) {
-		h->has_file = true;
+		h->has_file = any_file = true;
 		h->file_dev = st.st_dev;
 		h->file_ino = st.st_ino;
 	}
@@ -299,7 +300,7 @@ held_is_socket_file(int dirfd, const char *path)
 	int saved = errno;
 	bool found = false;
 
-	if (nheld == 0 || path == NULL)
+	if (!any_file || path == NULL)
 		return false;
 	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISSOCK(st.st_mode))
