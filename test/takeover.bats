@@ -389,11 +389,11 @@ $T/gr.out:0"
 	fd=$(ls -l "/proc/$GR_PID/fd" | sed -n "s/.* \([0-9]*\) -> socket:\[$(gr_socket_inode "$port")\]$/\1/p")
 	run grep '^flags:' "/proc/$GR_PID/fdinfo/$fd"
 	assert_output --regexp '^flags:.*[4567][0-7]{3}$'
-	# A generation that asks for a blocking socket gets one again.
-	echo 'set -- 127.0.0.1:'"$port" >"$T/knobs-2"
+	# A generation that asks for a blocking, inheritable socket gets one.
+	echo 'set -- --inherit 127.0.0.1:'"$port" >"$T/knobs-2"
 	reload_to 2
 	run bound_line "$(generation_pid 2)"
-	assert_output --regexp " cloexec=1 nonblock=0 "
+	assert_output --regexp " cloexec=0 nonblock=0 "
 	run grep '^flags:' "/proc/$GR_PID/fdinfo/$fd"
 	assert_output --regexp '^flags:.*[0-3][0-7]{3}$'
 	stop_and_check_clean "$port"

@@ -17,6 +17,7 @@
  *   --reuseport          SO_REUSEPORT before bind
  *   --v6only=0|1|toggle  IPV6_V6ONLY on IPv6 sockets (toggle: 1, then 0)
  *   --nonblock           SOCK_NONBLOCK
+ *   --inherit            no SOCK_CLOEXEC
  *   --rebind             bind, close, make the socket again and bind again
  *   --unlink             unlink a unix socket path before bind
  *   --close-all=loop|closefrom|range   close every fd from 3 at start
@@ -48,7 +49,8 @@
 #define MAX_ADDRS 8
 
 static struct {
-	bool reuseport, nonblock, rebind, unlink_first, cloexec_all, pause;
+	bool reuseport, nonblock, inherit, rebind, unlink_first, cloexec_all;
+	bool pause;
 	int v6only;		/* -1 untouched, 0, 1, 2 = toggle */
 	const char *close_all;
 	int workers;
@@ -130,7 +132,7 @@ make_socket(const struct addr *a)
 {
 	int family = a->ss.ss_family, fd;
 
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
+	fd = socket(family, SOCK_STREAM | (opt.inherit ? 0 : SOCK_CLOEXEC) |
 	    (opt.nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (fd == -1)
 		die(3, "socket", a->text);
@@ -266,6 +268,8 @@ parse_option(const char *arg)
 		opt.reuseport = true;
 	else if (strcmp(arg, "--nonblock") == 0)
 		opt.nonblock = true;
+	else if (strcmp(arg, "--inherit") == 0)
+		opt.inherit = true;
 	else if (strcmp(arg, "--rebind") == 0)
 		opt.rebind = true;
 	else if (strcmp(arg, "--unlink") == 0)
