@@ -83,6 +83,8 @@ struct listeners {
 };
 int sockets_bind(const struct listen_spec *, size_t, struct listeners *);
 int sockets_adopt(struct listeners *);
+int sockets_adopt_env(struct listeners *, const char *pid_env,
+    const char *fds_env, const char *names_env, pid_t self);
 void sockets_release(struct listeners *);
 
 /* childenv.c: the environment a generation, or a helper command, sees. */

@@ -49,11 +49,13 @@ listen_parse_port(const char *text, struct listen_spec *spec, char *why,
     size_t whylen)
 {
 	const char *errstr = NULL;
+	long long port;
 
-	strtonum(text, 1, 65535, &errstr);
+	port = strtonum(text, 1, 65535, &errstr);
 	if (*text == '\0' || !isdigit((unsigned char)*text) || errstr != NULL)
 		return fail(why, whylen, "bad port \"%s\" (1-65535)", text);
-	strlcpy(spec->port, text, sizeof(spec->port));
+	/* The number, not the text: leading zeros would not fit. */
+	snprintf(spec->port, sizeof(spec->port), "%lld", port);
 	return 0;
 }
 
@@ -72,7 +74,9 @@ listen_parse_inet(char *text, struct listen_spec *spec, char *why,
 		*end = '\0';
 		if (end == text + 1)
 			return fail(why, whylen, "%s", "empty IPv6 address");
-		strlcpy(spec->host, text + 1, sizeof(spec->host));
+		if (strlcpy(spec->host, text + 1, sizeof(spec->host)) >=
+		    sizeof(spec->host))
+			return fail(why, whylen, "%s", "host name too long");
 		return listen_parse_port(end + 2, spec, why, whylen);
 	}
 	colon = strrchr(text, ':');
@@ -136,6 +140,7 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 {
 	const char *errstr = NULL;
 	char *value, *end;
+	unsigned long mode;
 	bool is_inet = spec->kind != LISTEN_UNIX;
 	bool is_file = spec->kind == LISTEN_UNIX && spec->path[0] != '@';
 
@@ -154,10 +159,13 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 			return fail(why, whylen, "backlog \"%s\" (1-65535)",
 			    value);
 	} else if (strcmp(opt, "mode") == 0 && value != NULL && is_file) {
-		spec->mode = (mode_t)strtoul(value, &end, 8);
-		if (*value == '\0' || *end != '\0' || spec->mode > 07777)
+		/* Range-checked before the cast; no sign or blank before it. */
+		mode = strtoul(value, &end, 8);
+		if (!isdigit((unsigned char)*value) || *end != '\0' ||
+		    mode > 07777)
 			return fail(why, whylen, "bad mode \"%s\" (octal, "
 			    "e.g. 0660)", value);
+		spec->mode = (mode_t)mode;
 		spec->has_mode = true;
 	} else if (strcmp(opt, "owner") == 0 && value != NULL && is_file)
 		return listen_parse_owner(value, spec, why, whylen);

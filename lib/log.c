@@ -34,6 +34,9 @@ log_exit_fatal(void)
 	exit(EXIT_OWN_FAILURE);
 }
 
+static void log_emit(const char *, va_list, int) PRINTFLIKE(1, 0);
+static void log_at(int, bool, const char *, va_list) PRINTFLIKE(3, 0);
+
 void
 log_init(int level)
 {

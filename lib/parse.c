@@ -38,7 +38,8 @@ parse_duration(const char *text, int64_t *ns)
 		return -1;
 	for (; isdigit((unsigned char)*p); p++) {
 		whole = whole * 10 + (*p - '0');
-		if (whole > 100000)
+		/* Past a day in the smallest unit is past a day in any. */
+		if (whole > DURATION_MAX / NSEC_PER_MSEC)
 			return -1;
 	}
 	if (*p == '.') {
@@ -52,6 +53,8 @@ parse_duration(const char *text, int64_t *ns)
 	for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
 		if (strcmp(p, duration_units[i].suffix) != 0)
 			continue;
+		if (whole > DURATION_MAX / duration_units[i].ns)
+			return -1;
 		*ns = whole * duration_units[i].ns +
 		    frac * (duration_units[i].ns / scale);
 		return *ns > DURATION_MAX ? -1 : 0;
@@ -84,7 +87,8 @@ parse_signal(const char *text, int *signo)
 
 	if (isdigit((unsigned char)text[0])) {
 		n = strtonum(text, 1, SIGRTMAX, &errstr);
-		if (errstr != NULL)
+		/* glibc keeps those between 31 and SIGRTMIN for its threads. */
+		if (errstr != NULL || (n > 31 && n < SIGRTMIN))
 			return -1;
 		*signo = (int)n;
 		return 0;

@@ -340,62 +340,81 @@ sockets_next_name(char **names)
 }
 
 static int
-sockets_adopt_one(struct listeners *ls, int fd, const char *name)
+sockets_adopt_one(struct listener *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	struct listener *l;
 
-	if ((l = sockets_add(ls, "LISTEN_FDS")) == NULL)
-		return -1;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-		log_warn("LISTEN_FDS: fd %d", fd);
+	if (fcntl(l->fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warn("LISTEN_FDS: fd %d", l->fd);
 		return -1;
 	}
-	l->fd = fd;
-	ls->n++;
-	strlcpy(l->name, name, sizeof(l->name));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0)
 		sockets_format((struct sockaddr *)&ss, len, l->addr,
 		    sizeof(l->addr));
 	else
-		snprintf(l->addr, sizeof(l->addr), "fd %d", fd);
+		snprintf(l->addr, sizeof(l->addr), "fd %d", l->fd);
 	strlcpy(l->starter, l->addr, sizeof(l->starter));
-	log_debug("adopted fd %d (%s), named %s", fd, l->addr, l->name);
+	log_debug("adopted fd %d (%s), named %s", l->fd, l->addr, l->name);
 	return 0;
 }
 
-/* systemd socket activation of graceful-run itself: 1 adopted, 0 none. */
+/*
+ * What systemd's variables say, without touching a single fd (so it can be
+ * fuzzed): 1 with each passed fd's number and name in ls, 0 when nothing
+ * was passed to self, -1 on a bad LISTEN_FDS.
+ */
 int
-sockets_adopt(struct listeners *ls)
+sockets_adopt_env(struct listeners *ls, const char *pid_env,
+    const char *fds_env, const char *names_env, pid_t self)
 {
-	const char *pid_env = getenv("LISTEN_PID"), *fds_env = getenv("LISTEN_FDS");
 	const char *errstr = NULL;
 	char names[4096], *cursor = NULL;
+	struct listener *l;
 	long long pid, n, i;
 
 	ls->n = 0;
 	if (pid_env == NULL || fds_env == NULL)
 		return 0;
 	pid = strtonum(pid_env, 1, INT32_MAX, &errstr);
-	if (errstr != NULL || pid != getpid())
+	if (errstr != NULL || pid != self)
 		return 0;
 	n = strtonum(fds_env, 0, MAX_LISTENERS, &errstr);
 	if (errstr != NULL) {
 		log_warnx("LISTEN_FDS=\"%s\": %s", fds_env, errstr);
 		return -1;
 	}
-	if (getenv("LISTEN_FDNAMES") != NULL &&
-	    strlcpy(names, getenv("LISTEN_FDNAMES"), sizeof(names)) < sizeof(names))
+	if (names_env != NULL &&
+	    strlcpy(names, names_env, sizeof(names)) < sizeof(names))
 		cursor = names;
 	for (i = 0; i < n; i++) {
-		if (sockets_adopt_one(ls, FIRST_LISTEN_FD + (int)i,
-		    sockets_next_name(&cursor)) == -1) {
+		if ((l = sockets_add(ls, "LISTEN_FDS")) == NULL) {
+			ls->n = 0;
+			return -1;
+		}
+		l->fd = FIRST_LISTEN_FD + (int)i;
+		strlcpy(l->name, sockets_next_name(&cursor), sizeof(l->name));
+		ls->n++;
+	}
+	return n > 0;
+}
+
+/* systemd socket activation of graceful-run itself: 1 adopted, 0 none. */
+int
+sockets_adopt(struct listeners *ls)
+{
+	size_t i;
+	int rc;
+
+	rc = sockets_adopt_env(ls, getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
+	    getenv("LISTEN_FDNAMES"), getpid());
+	for (i = 0; rc == 1 && i < ls->n; i++) {
+		if (sockets_adopt_one(&ls->v[i]) == -1) {
 			ls->n = 0;
 			return -1;
 		}
 	}
-	return n > 0;
+	return rc;
 }
 
 /* Close every socket; remove only the socket files this process made. */

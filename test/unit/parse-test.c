@@ -20,6 +20,8 @@ parses(const char *text)
 static void
 test_listen_inet(void)
 {
+	char text[305];
+
 	ok(parses("8080") && spec.kind == LISTEN_TCP && spec.host[0] == '\0' &&
 	    strcmp(spec.port, "8080") == 0, "bare port");
 	ok(parses(":8080") && spec.host[0] == '\0', ":port is every interface");
@@ -35,10 +37,17 @@ test_listen_inet(void)
 	    "derived name");
 	ok(parses(":8080,backlog=16,reuseport,v6only") && spec.backlog == 16 &&
 	    spec.reuseport && spec.v6only, "inet options");
+	ok(parses("127.0.0.1:000008080") && strcmp(spec.port, "8080") == 0 &&
+	    strcmp(spec.name, "tcp-8080") == 0, "leading zeros: port %s",
+	    spec.port);
 	ok(!parses("::1:80"), "bare v6 rejected: %s", why);
 	ok(!parses(":0") && !parses(":65536") && !parses(":http") &&
 	    !parses("host:"), "bad ports rejected: %s", why);
 	ok(!parses("[::1:80"), "unclosed bracket rejected: %s", why);
+	memset(text, 'a', sizeof(text));
+	memcpy(text, "[", 1);
+	memcpy(text + 300, "]:80", 5);
+	ok(!parses(text), "bracketed host too long: %s", why);
 	ok(!parses(":80,mode=0600"), "mode on tcp rejected: %s", why);
 	ok(!parses("udp::53,backlog=3"), "backlog on udp rejected: %s", why);
 	ok(!parses(":80,frobnicate"), "unknown option rejected: %s", why);
@@ -57,6 +66,10 @@ test_listen_unix(void)
 	    spec.mode == 0660 && spec.has_owner && spec.uid == 0,
 	    "mode and owner");
 	ok(!parses("unix:/tmp/s,mode=999"), "bad mode: %s", why);
+	ok(!parses("unix:/tmp/s,mode=100000000000"), "mode past 32 bits: %s",
+	    why);
+	ok(!parses("unix:/tmp/s,mode=-0"), "signed mode: %s", why);
+	ok(!parses("unix:/tmp/s,mode= 660"), "blank before mode: %s", why);
 	ok(!parses("unix:/tmp/s,owner=no-such-user-here"), "bad owner: %s", why);
 	ok(!parses("unix:@x,mode=0600"), "mode on abstract: %s", why);
 	ok(!parses("unix:"), "empty path: %s", why);
@@ -79,6 +92,12 @@ test_durations(void)
 	ok(parse_duration("1.5s", &ns) == 0 && ns == 1500 * NSEC_PER_MSEC,
 	    "fraction");
 	ok(parse_duration("0", &ns) == 0 && ns == 0, "zero");
+	ok(parse_duration("120000ms", &ns) == 0 && ns == 120 * NSEC_PER_SEC,
+	    "the 24h cap applies after the unit");
+	ok(parse_duration("86400000ms", &ns) == 0 &&
+	    parse_duration("1440m", &ns) == 0 && ns == 86400 * NSEC_PER_SEC &&
+	    parse_duration("86400001ms", &ns) == -1 &&
+	    parse_duration("1441m", &ns) == -1, "24h in any unit, no more");
 	ok(parse_duration("", &ns) == -1 && parse_duration("-1s", &ns) == -1 &&
 	    parse_duration("5x", &ns) == -1 && parse_duration("s", &ns) == -1 &&
 	    parse_duration("25h", &ns) == -1, "bad durations rejected");
@@ -94,6 +113,10 @@ test_signals(void)
 	ok(parse_signal("10", &signo) == 0 && signo == 10, "number");
 	ok(parse_signal("NOPE", &signo) == -1 && parse_signal("0", &signo) == -1
 	    && parse_signal("999", &signo) == -1, "bad signals rejected");
+	ok(parse_signal("32", &signo) == -1 && parse_signal("33", &signo) == -1,
+	    "glibc's own signals rejected");
+	snprintf(why, sizeof(why), "%d", SIGRTMIN);
+	ok(parse_signal(why, &signo) == 0 && signo == SIGRTMIN, "SIGRTMIN");
 	ok(strcmp(parse_signame(SIGWINCH), "WINCH") == 0, "signame");
 }
 
