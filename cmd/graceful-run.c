@@ -24,6 +24,7 @@ enum {
 	OPT_READY = 256, OPT_READY_TIMEOUT, OPT_CHECK, OPT_STOP_SIGNAL,
 	OPT_STOP_TIMEOUT, OPT_RELOAD_SIGNAL, OPT_STOP_GROUP, OPT_RESTART,
 	OPT_RESTART_DELAY, OPT_RESTART_MAX_DELAY, OPT_FORKING, OPT_STATUS_FILE,
+	OPT_TAKEOVER,
 };
 
 static const struct option longopts[] = {
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
 	{ "status-file", required_argument, NULL, OPT_STATUS_FILE },
 	{ "user", required_argument, NULL, 'u' },
 	{ "chdir", required_argument, NULL, 'C' },
+	{ "takeover", no_argument, NULL, OPT_TAKEOVER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -64,6 +66,8 @@ struct options {
 	const char *status_file;
 	struct runas user;
 	const char *dir;
+	bool takeover;
+	bool verbose;
 };
 
 static void
@@ -124,6 +128,10 @@ usage(void)
 "                         (sockets and files are made before)\n"
 "  -C, --chdir DIR        start every generation in DIR, resolved anew at\n"
 "                         each reload\n"
+"      --takeover         for a COMMAND that binds its own ports: its bind()\n"
+"                         of an address given with -l gets graceful-run's\n"
+"                         socket instead (a preloaded library; not for\n"
+"                         statically linked programs)\n"
 "  -q, --quiet            log errors only\n"
 "  -v, --verbose          log more\n"
 "  -h, --help             show this help and exit\n"
@@ -277,11 +285,16 @@ parse_one_option(struct options *o, int ch, char *argv[])
 			usage_error("-C \"\": empty directory");
 		o->dir = optarg;
 		break;
+	case OPT_TAKEOVER:
+		o->takeover = true;
+		break;
 	case 'q':
 		log_init(LOG_QUIET);
+		o->verbose = false;
 		break;
 	case 'v':
 		log_init(LOG_VERBOSE);
+		o->verbose = true;
 		break;
 	case 'h':
 		usage();
@@ -426,6 +439,8 @@ main(int argc, char *argv[])
 		return client_command(argc - 1, argv + 1);
 	open_standard_fds();
 	parse_options(&o, argc, argv);
+	if (o.takeover && takeover_enable(o.cfg.argv[0], o.verbose) == -1)
+		return EXIT_OWN_FAILURE;
 	sdnotify_capture();
 	if ((sigfd = signals_open(o.cfg.reload_signal)) == -1)
 		fatal("signals");
@@ -435,6 +450,11 @@ main(int argc, char *argv[])
 		fatalx("atexit");
 	if (open_everything(&o, &ls) == -1)
 		return EXIT_OWN_FAILURE;
+	if (o.takeover && ls.n == 0) {
+		log_warnx("--takeover: no sockets to hand over (give -l for "
+		    "each address the command binds)");
+		return EXIT_OWN_FAILURE;
+	}
 	listeners_for_cleanup = &ls;
 	log_on_fatal(cleanup_after_fatal);
 	runas_configure(o.user.set ? &o.user : NULL, o.dir);

@@ -58,6 +58,8 @@ static const char *const state_names[] = {
 };
 
 static void cycle_reload_over(struct supervisor *);
+static void cycle_not_ready(struct supervisor *, struct generation *,
+    const char *);
 
 const char *
 cycle_state_name(enum wrapper_state s)
@@ -521,6 +523,12 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	/* A main process that died is not ready: its exit is on its way. */
 	if (!gen_alive(g))
 		return;
+	/* --takeover: serving on a socket of its own is no start. */
+	if (!takeover_loaded(g->pid)) {
+		cycle_not_ready(sv, g, "runs without the --takeover library "
+		    "(statically linked?)");
+		return;
+	}
 	g->state = GEN_READY;
 	g->ready_ns = now;
 	g->timer_ns = 0;

@@ -426,5 +426,22 @@ const struct runas *runas_user_of_children(void);
 const char *runas_dir(void);
 bool runas_is_child_uid(uid_t);
 int runas_enter(enum runas_stage *);
+/* elfinfo.c: what the dynamic loader would make of an executable. */
+struct elfinfo {
+	bool elf;		/* false: a script or some other file */
+	unsigned char class;	/* ELFCLASS32 or ELFCLASS64 */
+	unsigned char data;	/* byte order */
+	uint16_t machine;
+	bool interp;		/* PT_INTERP: dynamically linked */
+};
+int elfinfo_read(const char *path, struct elfinfo *);
+bool elfinfo_compatible(const struct elfinfo *lib, const struct elfinfo *prog);
+
+/* takeover.c: --takeover, the wrapper's side of the preload library. */
+int takeover_enable(const char *command, bool verbose);
+const char *takeover_library(void);
+bool takeover_verbose(void);
+char *takeover_fds_value(const struct listeners *);
+bool takeover_loaded(pid_t);
 
 #endif
