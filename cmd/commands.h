@@ -2,6 +2,10 @@
 #ifndef GRACEFUL_RUN_COMMANDS_H
 #define GRACEFUL_RUN_COMMANDS_H
 
+#include <stdbool.h>
+
 int notify_command(int argc, char *argv[]);
+int client_command(int argc, char *argv[]);
+bool client_is_verb(const char *);
 
 #endif

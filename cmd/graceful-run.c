@@ -23,7 +23,8 @@
 enum {
 	OPT_READY = 256, OPT_READY_TIMEOUT, OPT_CHECK, OPT_STOP_SIGNAL,
 	OPT_STOP_TIMEOUT, OPT_RELOAD_SIGNAL, OPT_STOP_GROUP, OPT_RESTART,
-	OPT_RESTART_DELAY, OPT_RESTART_MAX_DELAY, OPT_FORKING,
+	OPT_RESTART_DELAY, OPT_RESTART_MAX_DELAY, OPT_FORKING, OPT_STATUS_FILE,
+	OPT_TAKEOVER,
 };
 
 static const struct option longopts[] = {
@@ -39,6 +40,12 @@ static const struct option longopts[] = {
 	{ "restart-delay", required_argument, NULL, OPT_RESTART_DELAY },
 	{ "restart-max-delay", required_argument, NULL, OPT_RESTART_MAX_DELAY },
 	{ "forking", optional_argument, NULL, OPT_FORKING },
+	{ "pid-file", required_argument, NULL, 'p' },
+	{ "control", required_argument, NULL, 'c' },
+	{ "status-file", required_argument, NULL, OPT_STATUS_FILE },
+	{ "user", required_argument, NULL, 'u' },
+	{ "chdir", required_argument, NULL, 'C' },
+	{ "takeover", no_argument, NULL, OPT_TAKEOVER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -54,6 +61,13 @@ struct options {
 	size_t nspecs;
 	const char *ready_text;
 	int64_t ready_timeout_ns;
+	const char *pid_file;
+	const char *control;
+	const char *status_file;
+	struct runas user;
+	const char *dir;
+	bool takeover;
+	bool verbose;
 };
 
 static void
@@ -61,6 +75,8 @@ usage(void)
 {
 	printf(
 "Usage: graceful-run [OPTION]... -- COMMAND [ARG]...\n"
+"       graceful-run reload|stop -c PATH [--timeout DURATION]\n"
+"       graceful-run status -c PATH [--json] [--timeout DURATION]\n"
 "       graceful-run notify [--ready] [--status TEXT]\n"
 "Run COMMAND with listening sockets at fd 3, 4, ...; on SIGHUP start a new\n"
 "copy, wait until it is ready, then stop the old one gracefully.\n"
@@ -103,6 +119,21 @@ usage(void)
 "      --reload-signal SIG\n"
 "                         reload on SIG instead of HUP; HUP is then\n"
 "                         forwarded to the current generation\n"
+"  -p, --pid-file FILE    write graceful-run's pid to FILE, locked: a second\n"
+"                         graceful-run on FILE fails\n"
+"  -c, --control PATH     answer reload, status and stop on unix socket PATH\n"
+"                         (mode 0600)\n"
+"      --status-file FILE keep FILE a JSON copy of the status, replaced at\n"
+"                         every change\n"
+"  -u, --user USER[:GROUP]\n"
+"                         run every generation, check and probe as USER\n"
+"                         (sockets and files are made before)\n"
+"  -C, --chdir DIR        start every generation in DIR, resolved anew at\n"
+"                         each reload\n"
+"      --takeover         for a COMMAND that binds its own ports: its bind()\n"
+"                         of an address given with -l gets graceful-run's\n"
+"                         socket instead (a preloaded library; not for\n"
+"                         statically linked programs)\n"
 "  -q, --quiet            log errors only\n"
 "  -v, --verbose          log more\n"
 "  -h, --help             show this help and exit\n"
@@ -111,7 +142,9 @@ usage(void)
 "DURATION: 250ms, 2s, 1m, 1h; a bare number is seconds.\n"
 "Without -l, sockets passed by systemd (LISTEN_FDS) are handed on.\n"
 "Exit status: the command's (128+N for signal N); 125 graceful-run failed;\n"
-"126 COMMAND not executable; 127 COMMAND not found.\n");
+"126 COMMAND not executable; 127 COMMAND not found.\n"
+"reload, status, stop: 0 done (status: a generation serves); 1 not done,\n"
+"or no answer within --timeout; 2 nothing answers at PATH; 125 bad usage.\n");
 }
 
 static noreturn void usage_error(const char *, ...) PRINTFLIKE(1, 2);
@@ -169,6 +202,23 @@ parse_signal_option(const char *name, const char *text)
 	return signo;
 }
 
+/* Only root can become another user; say so now, not at the first spawn. */
+static void
+parse_user_option(struct options *o, const char *text)
+{
+	char why[256];
+
+	if (runas_parse(text, &o->user, why, sizeof(why)) == -1) {
+		log_warnx("-u \"%s\": %s", text, why);
+		exit(EXIT_OWN_FAILURE);
+	}
+	if (geteuid() != 0 && o->user.uid != geteuid()) {
+		log_warnx("-u \"%s\": only root can run children as another "
+		    "user", text);
+		exit(EXIT_OWN_FAILURE);
+	}
+}
+
 static void
 parse_one_option(struct options *o, int ch, char *argv[])
 {
@@ -220,11 +270,33 @@ parse_one_option(struct options *o, int ch, char *argv[])
 		o->cfg.reload_signal = parse_signal_option("--reload-signal",
 		    optarg);
 		break;
+	case 'p':
+		o->pid_file = optarg;
+		break;
+	case 'c':
+		o->control = optarg;
+		break;
+	case OPT_STATUS_FILE:
+		o->status_file = optarg;
+		break;
+	case 'u':
+		parse_user_option(o, optarg);
+		break;
+	case 'C':
+		if (*optarg == '\0')
+			usage_error("-C \"\": empty directory");
+		o->dir = optarg;
+		break;
+	case OPT_TAKEOVER:
+		o->takeover = true;
+		break;
 	case 'q':
 		log_init(LOG_QUIET);
+		o->verbose = false;
 		break;
 	case 'v':
 		log_init(LOG_VERBOSE);
+		o->verbose = true;
 		break;
 	case 'h':
 		usage();
@@ -250,7 +322,8 @@ parse_options(struct options *o, int argc, char *argv[])
 	o->cfg.restart_max_delay_ns = 60 * NSEC_PER_SEC;
 	o->ready_text = "auto";
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:l:qvhV", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "+:l:p:c:u:C:qvhV", longopts,
+	    NULL)) != -1)
 		parse_one_option(o, ch, argv);
 	if (optind == argc)
 		usage_error("missing %s", "-- COMMAND");
@@ -316,6 +389,35 @@ open_sockets(const struct options *o, struct listeners *ls)
 	return 0;
 }
 
+/* Whatever way graceful-run leaves, its files do not stay behind. */
+static void
+remove_files(void)
+{
+	pidfile_cleanup();
+	statusfile_remove();
+	control_close();
+}
+
+/*
+ * The pid file is locked first, so a second graceful-run on it fails
+ * before it binds anything; its pid is written once everything is made.
+ */
+static int
+open_everything(const struct options *o, struct listeners *ls)
+{
+	if (o->pid_file != NULL && pidfile_lock(o->pid_file) == -1)
+		return -1;
+	if (open_sockets(o, ls) == -1)
+		return -1;
+	if ((o->control != NULL && control_open(o->control) == -1) ||
+	    (o->status_file != NULL && statusfile_init(o->status_file) == -1) ||
+	    pidfile_publish() == -1) {
+		sockets_release(ls);
+		return -1;
+	}
+	return 0;
+}
+
 static struct listeners *listeners_for_cleanup;
 
 static void
@@ -335,20 +437,37 @@ main(int argc, char *argv[])
 
 	if (argc > 1 && strcmp(argv[1], "notify") == 0)
 		return notify_command(argc - 1, argv + 1);
+	if (argc > 1 && client_is_verb(argv[1]))
+		return client_command(argc - 1, argv + 1);
 	open_standard_fds();
 	parse_options(&o, argc, argv);
+	if (o.takeover && takeover_enable(o.cfg.argv[0], o.verbose) == -1)
+		return EXIT_OWN_FAILURE;
 	sdnotify_capture();
 	if ((sigfd = signals_open(o.cfg.reload_signal)) == -1)
 		fatal("signals");
 	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		fatal("prctl PR_SET_CHILD_SUBREAPER");
-	if (open_sockets(&o, &ls) == -1)
+	if (atexit(remove_files) != 0)
+		fatalx("atexit");
+	if (open_everything(&o, &ls) == -1)
 		return EXIT_OWN_FAILURE;
 	o.cfg.ready.listeners = &ls;
+	if (o.takeover && ls.n == 0) {
+		log_warnx("--takeover: no sockets to hand over (give -l for "
+		    "each address the command binds)");
+		return EXIT_OWN_FAILURE;
+	}
 	listeners_for_cleanup = &ls;
 	log_on_fatal(cleanup_after_fatal);
+	runas_configure(o.user.set ? &o.user : NULL, o.dir);
+	status_init();
 	status = supervise_run(&o.cfg, &ls, sigfd);
+	/* Gone before a stop client hears "ok", so a new one can start. */
 	sockets_release(&ls);
+	pidfile_cleanup();
+	statusfile_remove();
+	control_finish(status);
 	close(sigfd);
 	return status;
 }

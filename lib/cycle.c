@@ -58,6 +58,8 @@ static const char *const state_names[] = {
 };
 
 static void cycle_reload_over(struct supervisor *);
+static void cycle_not_ready(struct supervisor *, struct generation *,
+    const char *);
 
 const char *
 cycle_state_name(enum wrapper_state s)
@@ -189,7 +191,8 @@ cycle_record(struct supervisor *sv, unsigned seq, bool ok, unsigned gen,
 	o->seq = seq;
 	o->ok = ok;
 	o->gen = gen;
-	o->seconds = clock_seconds(clock_now() - sv->reload_started_ns);
+	o->ended_ns = clock_now();
+	o->seconds = clock_seconds(o->ended_ns - sv->reload_started_ns);
 	va_start(ap, fmt);
 	vsnprintf(o->text, sizeof(o->text), fmt, ap);
 	va_end(ap);
@@ -203,16 +206,16 @@ cycle_outcome(const struct supervisor *sv, unsigned seq)
 	return seq != 0 && o->seq == seq ? o : NULL;
 }
 
-/* Reloads asked for and not done get their answer: graceful-run leaves. */
+/* Reloads asked for and not done get their answer: why none will be. */
 static void
-cycle_refuse_reloads(struct supervisor *sv)
+cycle_refuse_reloads(struct supervisor *sv, const char *why)
 {
 	if (sv->reload_open)
-		cycle_record(sv, sv->reload_seq, false, 0,
-		    "reload failed: graceful-run is stopping");
+		cycle_record(sv, sv->reload_seq, false, 0, "reload failed: %s",
+		    why);
 	if (sv->reload_pending)
 		cycle_record(sv, sv->reload_seq + 1, false, 0,
-		    "reload failed: graceful-run is stopping");
+		    "reload failed: %s", why);
 	sv->reload_open = false;
 	sv->reload_pending = false;
 }
@@ -247,7 +250,7 @@ static void
 cycle_begin_exit(struct supervisor *sv, int status)
 {
 	cycle_end_with(sv, status);
-	cycle_refuse_reloads(sv);
+	cycle_refuse_reloads(sv, "graceful-run is stopping");
 	cycle_set_state(sv, WRAPPER_EXITING);
 	cycle_stop_everything(sv);
 }
@@ -257,6 +260,7 @@ static void
 cycle_none_serving(struct supervisor *sv, int status)
 {
 	int64_t delay = sv->restart_delay_ns;
+	char why[80];
 
 	sv->has_dead = true;
 	sv->dead_status = status;
@@ -264,16 +268,16 @@ cycle_none_serving(struct supervisor *sv, int status)
 		cycle_begin_exit(sv, status);
 		return;
 	}
-	cycle_refuse_reloads(sv);
+	snprintf(why, sizeof(why), "no generation serving: restarting in "
+	    "%.2fs", clock_seconds(delay));
+	cycle_refuse_reloads(sv, why);
 	cycle_set_state(sv, WRAPPER_BACKOFF);
 	sv->restart_at_ns = clock_now() + delay;
 	sv->restart_delay_ns = delay * 2 > sv->cfg->restart_max_delay_ns ?
 	    sv->cfg->restart_max_delay_ns : delay * 2;
-	log_warnx("no generation serving: restarting in %.2fs (then %.2fs "
-	    "if it fails again)", clock_seconds(delay),
+	log_warnx("%s (then %.2fs if it fails again)", why,
 	    clock_seconds(sv->restart_delay_ns));
-	sdnotify("STATUS=no generation serving: restarting in %.2fs",
-	    clock_seconds(delay));
+	sdnotify("STATUS=%s", why);
 }
 
 /* --- spawning ---------------------------------------------------------- */
@@ -519,6 +523,12 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	/* A main process that died is not ready: its exit is on its way. */
 	if (!gen_alive(g))
 		return;
+	/* --takeover: serving on a socket of its own is no start. */
+	if (!takeover_loaded(g->pid)) {
+		cycle_not_ready(sv, g, "runs without the --takeover library "
+		    "(statically linked?)");
+		return;
+	}
 	g->state = GEN_READY;
 	g->ready_ns = now;
 	g->timer_ns = 0;
@@ -526,12 +536,16 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	log_info("generation %u (pid %ld) ready in %.2fs (%s)", g->id,
 	    (long)g->pid, secs, ready_how(g));
 	cycle_drain_older(sv, g, now);
-	sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in %.2fs",
-	    g->id, (long)g->pid, secs);
-	if (sv->reload_open)
+	/* STATUS= says how the last reload went, as a control client hears. */
+	if (sv->reload_open) {
 		cycle_record(sv, sv->reload_seq, true, g->id,
 		    "reload: generation %u (pid %ld) ready in %.2fs", g->id,
 		    (long)g->pid, clock_seconds(now - sv->reload_started_ns));
+		sdnotify("READY=1\nSTATUS=%s",
+		    cycle_outcome(sv, sv->reload_seq)->text);
+	} else
+		sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in "
+		    "%.2fs", g->id, (long)g->pid, secs);
 	cycle_reload_over(sv);
 }
 
@@ -755,7 +769,7 @@ cycle_stop(struct supervisor *sv, int signo)
 	else if ((g = cycle_current(sv)) != NULL ||
 	    (g = cycle_starting(sv)) != NULL)
 		cycle_end_on_exit_of(sv, g);
-	cycle_refuse_reloads(sv);
+	cycle_refuse_reloads(sv, "graceful-run is stopping");
 	cycle_set_state(sv, WRAPPER_STOPPING);
 	sv->restart_at_ns = 0;
 	sdnotify("STOPPING=1\nSTATUS=stopping");

@@ -5,6 +5,7 @@
 #define GRACEFUL_RUN_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,6 +87,8 @@ int sockets_adopt(struct listeners *);
 int sockets_adopt_env(struct listeners *, const char *pid_env,
     const char *fds_env, const char *names_env, pid_t self);
 void sockets_release(struct listeners *);
+struct sockaddr_un;
+bool sockets_unix_stale(const struct sockaddr_un *, socklen_t);
 
 /* childenv.c: the environment a generation, or a helper command, sees. */
 struct childenv {
@@ -307,6 +310,7 @@ struct reload_outcome {
 	bool ok;
 	unsigned gen;
 	double seconds;
+	int64_t ended_ns;
 	char text[256];
 };
 
@@ -381,5 +385,105 @@ bool sweep_reaped(struct supervisor *, pid_t);
 void sweep_stop_strays(struct supervisor *);
 void sweep_timers(struct supervisor *, int64_t now);
 void sweep_kill_strays(struct supervisor *);
+
+/* control.c: the control socket, -c, and its clients. */
+#define CONTROL_PROTOCOL "graceful-run/1"
+#define CONTROL_REQUEST_MAX 256	/* a request line, newline included */
+#define CONTROL_POLL_MAX (1 + 32)	/* the socket and its clients */
+enum control_verb { CONTROL_RELOAD, CONTROL_STATUS, CONTROL_STOP };
+struct control_request {
+	enum control_verb verb;
+	bool json;
+};
+enum client_phase { CLIENT_FREE, CLIENT_READING, CLIENT_WAITING, CLIENT_WRITING };
+struct control_client {
+	int fd;
+	enum client_phase phase;
+	struct control_request req;
+	unsigned ticket;	/* reload: the seq of the reload that answers it */
+	int64_t deadline_ns;	/* reading or writing: dropped then */
+	char in[CONTROL_REQUEST_MAX];
+	size_t inlen;
+	char *out;		/* the answer, as much as is not sent yet */
+	size_t outlen, outsent;
+	bool final;		/* the final line is queued: close once sent */
+};
+struct pollfd;
+int control_open(const char *path);
+size_t control_pollfds(struct pollfd *, size_t max);
+void control_on_ready(struct supervisor *, const struct pollfd *, size_t n);
+int64_t control_deadline(void);
+void control_timers(int64_t now);
+void control_after_events(struct supervisor *);
+void control_generation_exited(const struct generation *);
+void control_finish(int status);
+void control_unlink(void);
+void control_close(void);
+void control_queue(struct control_client *, const char *, ...)
+    PRINTFLIKE(2, 3);
+void control_answer(struct control_client *, const char *word,
+    const char *text);
+void control_wait(struct control_client *);
+
+/* request.c: the control protocol (described there). */
+int request_parse(const char *line, size_t len, struct control_request *,
+    const char **why);
+void request_handle(struct supervisor *, struct control_client *,
+    const char *line, size_t len);
+void request_progress(struct supervisor *, struct control_client *);
+void request_exit_line(const struct generation *, int64_t now, char *out,
+    size_t len);
+void request_finish(struct control_client *, int status);
+
+/* status.c: the status as text or JSON, for the control socket and file. */
+void status_init(void);
+int status_format(struct supervisor *, bool json, bool live, char **text);
+
+/* statusfile.c: --status-file, the JSON status replaced at every change. */
+int statusfile_init(const char *path);
+void statusfile_update(struct supervisor *);
+void statusfile_remove(void);
+
+/* pidfile.c: -p, the locked pid file. */
+int pidfile_lock(const char *path);
+int pidfile_publish(void);
+void pidfile_cleanup(void);
+
+/* runas.c: the user (-u) and directory (-C) every child starts with. */
+#define RUNAS_GROUPS_MAX 256
+struct runas {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+	char name[256];
+	char home[1024];
+	gid_t groups[RUNAS_GROUPS_MAX];	/* supplementary, gid included */
+	size_t ngroups;
+	const char *dir;	/* -C: NULL to stay where graceful-run is */
+};
+enum runas_stage { RUNAS_STAGE_USER, RUNAS_STAGE_DIR };
+int runas_parse(const char *text, struct runas *, char *why, size_t whylen);
+void runas_configure(const struct runas *, const char *dir);
+const struct runas *runas_user_of_children(void);
+const char *runas_dir(void);
+bool runas_is_child_uid(uid_t);
+int runas_enter(enum runas_stage *);
+/* elfinfo.c: what the dynamic loader would make of an executable. */
+struct elfinfo {
+	bool elf;		/* false: a script or some other file */
+	unsigned char class;	/* ELFCLASS32 or ELFCLASS64 */
+	unsigned char data;	/* byte order */
+	uint16_t machine;
+	bool interp;		/* PT_INTERP: dynamically linked */
+};
+int elfinfo_read(const char *path, struct elfinfo *);
+bool elfinfo_compatible(const struct elfinfo *lib, const struct elfinfo *prog);
+
+/* takeover.c: --takeover, the wrapper's side of the preload library. */
+int takeover_enable(const char *command, bool verbose);
+const char *takeover_library(void);
+bool takeover_verbose(void);
+char *takeover_fds_value(const struct listeners *);
+bool takeover_loaded(pid_t);
 
 #endif

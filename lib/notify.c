@@ -22,11 +22,32 @@
 
 static char notify_dir[96];
 
+/*
+ * With -u the children run as another user, who must reach the sockets:
+ * the directory stays ours, its group theirs with search permission only,
+ * in a base any user can enter (our XDG_RUNTIME_DIR or TMPDIR may not be).
+ */
+static int
+notify_dir_share(const struct runas *ra)
+{
+	if (chown(notify_dir, getuid(), ra->gid) == -1 ||
+	    chmod(notify_dir, 0710) == -1) {
+		log_warn("notify directory %s", notify_dir);
+		rmdir(notify_dir);
+		notify_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int
 notify_dir_create(void)
 {
+	const struct runas *ra = runas_user_of_children();
 	const char *base = getenv("XDG_RUNTIME_DIR");
 
+	if (ra != NULL)
+		base = access("/run", W_OK | X_OK) == 0 ? "/run" : "/tmp";
 	if (base == NULL || *base != '/' || access(base, W_OK | X_OK) == -1)
 		base = getenv("TMPDIR");
 	if (base == NULL || *base != '/' || access(base, W_OK | X_OK) == -1)
@@ -39,7 +60,7 @@ notify_dir_create(void)
 		notify_dir[0] = '\0';
 		return -1;
 	}
-	return 0;
+	return ra != NULL ? notify_dir_share(ra) : 0;
 }
 
 void
@@ -54,6 +75,7 @@ int
 notify_open(unsigned generation, char *path, size_t pathlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const struct runas *ra;
 	int fd, on = 1;
 
 	path[0] = '\0';
@@ -70,6 +92,15 @@ notify_open(unsigned generation, char *path, size_t pathlen)
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		log_warn("notify socket %s", sun.sun_path);
 		close(fd);
+		return -1;
+	}
+	/* Only the children's user may send: the socket is theirs, 0600. */
+	if ((ra = runas_user_of_children()) != NULL &&
+	    (chown(sun.sun_path, ra->uid, ra->gid) == -1 ||
+	    chmod(sun.sun_path, 0600) == -1)) {
+		log_warn("notify socket %s", sun.sun_path);
+		close(fd);
+		unlink(sun.sun_path);
 		return -1;
 	}
 	strlcpy(path, sun.sun_path, pathlen);
@@ -158,7 +189,8 @@ notify_recv(int fd, struct notify_msg *msg)
 		log_debug("notify: truncated or empty message dropped");
 		return 2;
 	}
-	if (cred == NULL || (cred->uid != getuid() && cred->uid != 0)) {
+	if (cred == NULL || (cred->uid != getuid() && cred->uid != 0 &&
+	    !runas_is_child_uid(cred->uid))) {
 		log_warnx("notify: message from uid %ld dropped",
 		    cred != NULL ? (long)cred->uid : -1L);
 		return 2;

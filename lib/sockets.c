@@ -220,8 +220,11 @@ sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 	return rc == -1 ? -1 : 0;
 }
 
-/* A socket file is stale when nothing accepts connections on it. */
-static bool
+/*
+ * A socket file is stale when nothing accepts connections on it (the
+ * control socket follows the same rule).
+ */
+bool
 sockets_unix_stale(const struct sockaddr_un *sun, socklen_t len)
 {
 	struct stat st;

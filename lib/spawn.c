@@ -16,7 +16,7 @@
 
 #include "graceful-run.h"
 
-enum spawn_stage { STAGE_SETUP, STAGE_EXEC };
+enum spawn_stage { STAGE_SETUP, STAGE_EXEC, STAGE_USER, STAGE_DIR };
 
 struct spawn_failure {
 	int stage;
@@ -69,16 +69,35 @@ spawn_place_fds(const int *fds, size_t n, int *errfd)
 static noreturn void
 spawn_child(const struct spawn_request *req, int errfd)
 {
+	enum runas_stage stage;
+
 	signals_reset_for_exec();
 	if (setpgid(0, 0) == -1 ||
 	    spawn_place_fds(req->fds, req->nfds, &errfd) == -1) {
 		spawn_report(errfd, STAGE_SETUP);
 		_exit(EXIT_OWN_FAILURE);
 	}
+	if (runas_enter(&stage) == -1) {
+		spawn_report(errfd, stage == RUNAS_STAGE_USER ? STAGE_USER :
+		    STAGE_DIR);
+		_exit(EXIT_OWN_FAILURE);
+	}
 	childenv_set_pid(req->env, getpid());
 	execvpe(req->argv[0], req->argv, req->env->vars);
 	spawn_report(errfd, STAGE_EXEC);
 	_exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE);
+}
+
+static void
+spawn_log_identity(const struct spawn_request *req, int stage)
+{
+	const struct runas *ra = runas_user_of_children();
+
+	(void)req;
+	if (stage == STAGE_DIR)
+		log_warn("chdir %s", runas_dir());
+	else
+		log_warn("run as user %s", ra != NULL ? ra->name : "?");
 }
 
 /* The child's pid, or -1 (exec_errno is 0 when fork itself failed). */
@@ -121,6 +140,10 @@ spawn_process(const struct spawn_request *req, int *exec_errno)
 	while (waitpid(pid, &ws, 0) == -1 && errno == EINTR)
 		;
 	errno = f.errnum;
+	if (f.stage == STAGE_USER || f.stage == STAGE_DIR) {
+		spawn_log_identity(req, f.stage);
+		return -1;
+	}
 	if (f.stage == STAGE_SETUP) {
 		log_warn("setting up %s", req->argv[0]);
 		return -1;

@@ -15,7 +15,31 @@
 
 #include "graceful-run.h"
 
-#define POLL_MAX (1 + 2 * MAX_GENERATIONS)
+#define POLL_MAX (1 + 2 * MAX_GENERATIONS + CONTROL_POLL_MAX)
+
+/* A generation's main process ended: control clients waiting on a stop hear. */
+static void
+supervise_reaped(struct supervisor *sv, pid_t pid, int status)
+{
+	struct generation was, *g;
+	size_t i;
+
+	memset(&was, 0, sizeof(was));
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0 && sv->gens[i].pid == pid &&
+		    !sv->gens[i].exited)
+			was = sv->gens[i];
+	cycle_reaped(sv, pid, status);
+	if (was.id == 0)
+		return;
+	/* Not when --forking hands the generation over to its daemon. */
+	g = cycle_find(sv, was.id);
+	if (g != NULL && !g->exited)
+		return;
+	was.exited = true;
+	was.status = status;
+	control_generation_exited(&was);
+}
 
 /* Every child that exited, then what that may have left to us. */
 static void
@@ -30,7 +54,7 @@ supervise_reap(struct supervisor *sv)
 			continue;
 		if (pid <= 0)
 			break;
-		cycle_reaped(sv, pid, spawn_exit_status(ws));
+		supervise_reaped(sv, pid, spawn_exit_status(ws));
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
@@ -70,7 +94,7 @@ supervise_signal(struct supervisor *sv, int signo)
 
 static size_t
 supervise_pollset(struct supervisor *sv, int sigfd, struct pollfd *pfd,
-    unsigned *owner)
+    unsigned *owner, size_t *nchannels)
 {
 	struct generation *g;
 	size_t i, n = 0;
@@ -91,7 +115,16 @@ supervise_pollset(struct supervisor *sv, int sigfd, struct pollfd *pfd,
 			owner[n++] = g->id;
 		}
 	}
-	return n;
+	*nchannels = n;
+	return n + control_pollfds(pfd + n, POLL_MAX - n);
+}
+
+/* After every round of events: answer who waits, publish the status. */
+static void
+supervise_report(struct supervisor *sv)
+{
+	control_after_events(sv);
+	statusfile_update(sv);
 }
 
 static void
@@ -100,8 +133,8 @@ supervise_wait(struct supervisor *sv, int sigfd)
 	struct pollfd pfd[POLL_MAX];
 	unsigned owner[POLL_MAX];
 	struct timespec ts, *tsp = NULL;
-	int64_t at = cycle_deadline(sv), left;
-	size_t n = supervise_pollset(sv, sigfd, pfd, owner), i;
+	int64_t at = clock_earliest(cycle_deadline(sv), control_deadline()), left;
+	size_t nch, n = supervise_pollset(sv, sigfd, pfd, owner, &nch), i;
 	struct generation *g;
 	int signo;
 
@@ -120,14 +153,17 @@ supervise_wait(struct supervisor *sv, int sigfd)
 	}
 	sv->event_ns = clock_now();
 	/* A slot may be freed and reused while events are handled. */
-	for (i = 1; i < n; i++)
+	for (i = 1; i < nch; i++)
 		if (pfd[i].revents != 0 &&
 		    (g = cycle_find(sv, owner[i])) != NULL)
 			cycle_channel(sv, g, pfd[i].fd);
 	if (pfd[0].revents != 0)
 		while (signals_read(sigfd, &signo) == 1)
 			supervise_signal(sv, signo);
+	control_on_ready(sv, pfd + nch, n - nch);
 	cycle_timers(sv, clock_now());
+	control_timers(clock_now());
+	supervise_report(sv);
 }
 
 static struct supervisor sv;
@@ -159,6 +195,7 @@ supervise_run(const struct config *cfg, const struct listeners *ls, int sigfd)
 	sv.cfg = cfg;
 	sv.listeners = ls;
 	cycle_start(&sv);
+	supervise_report(&sv);
 	while (!cycle_done(&sv))
 		supervise_wait(&sv, sigfd);
 	notify_dir_remove();

@@ -163,6 +163,7 @@ crash() {
 	assert_output 0
 	kill -0 "$(generation_pid 64)"
 	kill -TERM "$GR_PID"
+	wait_for_line "$T/gr.err" 'SIGTERM: stopping every generation'
 	kill -TERM "$GR_PID"
 	wait_gr_exit
 }
