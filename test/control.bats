@@ -99,6 +99,8 @@ load helpers/control
 	start_srv --ready notify -c "$T/ctl" --stop-timeout 300ms
 	httpd_knobs 2 HTTPD_IGNORE_TERM=1
 	gr reload
+	# Generation 1 drains first, so that the stop reports generation 2 only.
+	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) exited 0 after draining"
 	run gr stop
 	assert_failure 1
 	assert_line --index 0 --regexp "^generation 2 \(pid [0-9]+\) died of SIGKILL \([0-9.]+s after the stop signal\)$"
