@@ -274,6 +274,9 @@ main(int argc, char *argv[])
 	static struct listeners ls;
 	int sigfd, status;
 
+	/* Before anything is written: a closed reader is EPIPE, not death. */
+	if (signals_ignore_pipe() == -1)
+		return EXIT_OWN_FAILURE;
 	if (argc > 1 && strcmp(argv[1], "notify") == 0)
 		return notify_command(argc - 1, argv + 1);
 	open_standard_fds();

@@ -102,6 +102,7 @@ void childenv_set_pid(struct childenv *, pid_t);
 void childenv_free(struct childenv *);
 
 /* signals.c: every signal graceful-run handles arrives on one signalfd. */
+int signals_ignore_pipe(void);
 int signals_open(int reload_signal);
 int signals_read(int fd, int *signo);
 void signals_reset_for_exec(void);

@@ -19,26 +19,52 @@ static const int handled_signals[] = {
 
 static int reload_signo;
 
+static int
+signals_set_default(int signo)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	if (sigemptyset(&sa.sa_mask) == -1)
+		return -1;
+	return sigaction(signo, &sa, NULL);
+}
+
+/* A client gone mid-write is an EPIPE to handle, not a death. */
+int
+signals_ignore_pipe(void)
+{
+	return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0;
+}
+
+/*
+ * Blocked first, then put back to their defaults: a disposition inherited
+ * as ignored would lose them (an ignored SIGCHLD even makes the kernel reap
+ * the children itself, so no exit would ever be seen).
+ */
 int
 signals_open(int reload_signal)
 {
 	sigset_t set;
-	size_t i;
-	int fd;
+	size_t i, n = sizeof(handled_signals) / sizeof(*handled_signals);
 
 	reload_signo = reload_signal;
-	sigemptyset(&set);
-	for (i = 0; i < sizeof(handled_signals) / sizeof(*handled_signals); i++)
-		sigaddset(&set, handled_signals[i]);
-	if (reload_signal > 0)
-		sigaddset(&set, reload_signal);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+	if (sigemptyset(&set) == -1)
 		return -1;
-	/* A client gone mid-write is an EPIPE to handle, not a death. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+	for (i = 0; i < n; i++)
+		if (sigaddset(&set, handled_signals[i]) == -1)
+			return -1;
+	if (reload_signal > 0 && sigaddset(&set, reload_signal) == -1)
 		return -1;
-	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	return fd;
+	if (sigprocmask(SIG_SETMASK, &set, NULL) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (signals_set_default(handled_signals[i]) == -1)
+			return -1;
+	if (reload_signal > 0 && signals_set_default(reload_signal) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 /* 1 and *signo set, 0 when nothing is pending, -1 on error. */

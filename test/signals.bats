@@ -136,3 +136,28 @@ while True:
 	run grep -c "SIGTERM: stopping every generation" "$T/gr.err"
 	assert_output 1
 }
+
+# An ignored SIGCHLD makes the kernel reap children itself: graceful-run
+# must put it back to its default, or no exit would ever be seen.
+@test "an inherited ignored SIGCHLD: exits are still seen, TERM still stops" {
+	start_gr_ignoring CHLD,TERM,HUP -- sh -c '
+		echo ready >&$GRACEFUL_RUN_READY_FD
+		until [ -e "$1/go" ]; do sleep 0.05; done
+		exit 7' _ "$T"
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready in .*\(ready fd\)'
+	touch "$T/go"
+	wait_gr_exit 10
+	assert_equal "$GR_STATUS" 7
+	run grep -c 'generation 1 (pid [0-9]*) exited with status 7$' "$T/gr.err"
+	assert_output 1
+
+	PROBE_LOG="$T/probe.log" start_gr_ignoring CHLD,TERM,HUP -- \
+		"$HELPERS_SRC/probe-child"
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) ready'
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) exited 0 after draining'
+	kill -TERM "$GR_PID"
+	wait_gr_exit 10
+	assert_equal "$GR_STATUS" 0
+}

@@ -56,6 +56,28 @@ start_gr() {
 	GR_PID=$!
 }
 
+# ignoring SIG[,SIG]... CMD...: exec CMD with those signals ignored and,
+# with BLOCKING=SIG[,SIG]..., those blocked, as a careless parent leaves
+# them. It replaces the shell that runs it: for "ignoring ... &" only.
+ignoring() {
+	exec python3 -c 'import os, signal, sys
+def sigs(text):
+    return [getattr(signal, "SIG" + n) for n in text.split(",") if n]
+for s in sigs(sys.argv[1]):
+    signal.signal(s, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, sigs(os.environ.get("BLOCKING", "")))
+os.execvp(sys.argv[2], sys.argv[2:])' "$@"
+}
+
+# start_gr_ignoring SIG[,SIG]... ARGS...: start_gr, with those signals
+# ignored (and BLOCKING ones blocked) when graceful-run starts.
+start_gr_ignoring() {
+	local sigs=$1
+	shift
+	ignoring "$sigs" "$GR_BIN" "$@" >"$T/gr.out" 2>"$T/gr.err" &
+	GR_PID=$!
+}
+
 # wait_for_line FILE REGEX [SECONDS]: wait until FILE has a line matching
 # REGEX; fail fast, with the file shown, if graceful-run died first.
 wait_for_line() {
