@@ -105,7 +105,7 @@ void childenv_free(struct childenv *);
 int signals_ignore_pipe(void);
 int signals_open(int reload_signal);
 int signals_read(int fd, int *signo);
-void signals_reset_for_exec(void);
+int signals_reset_for_exec(void);
 bool signals_is_forwarded(int signo);
 
 /* spawn.c: fork and exec with the fds placed and the env given. */

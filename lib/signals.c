@@ -12,6 +12,9 @@
 
 #include "graceful-run.h"
 
+/* Linux's first real-time signal; the C library keeps some for itself. */
+#define SIGNALS_KERNEL_RTMIN 32
+
 static const int handled_signals[] = {
 	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD,
 	SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU,
@@ -85,15 +88,33 @@ signals_read(int fd, int *signo)
 	return 1;
 }
 
-/* In a forked child: dispositions and mask as a fresh process has them. */
-void
+/* The signals the C library keeps for itself: no disposition to set. */
+static bool
+signals_reserved(int signo)
+{
+	return signo >= SIGNALS_KERNEL_RTMIN && signo < SIGRTMIN;
+}
+
+/*
+ * In a forked child: every disposition and the mask as a fresh process has
+ * them, since an ignored signal survives exec (a parent's "&" ignores INT
+ * and QUIT). Async-signal-safe; -1 with errno set on failure.
+ */
+int
 signals_reset_for_exec(void)
 {
 	sigset_t empty;
+	int signo;
 
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&empty);
-	sigprocmask(SIG_SETMASK, &empty, NULL);
+	for (signo = 1; signo < NSIG; signo++) {
+		if (signo == SIGKILL || signo == SIGSTOP || signals_reserved(signo))
+			continue;
+		if (signals_set_default(signo) == -1)
+			return -1;
+	}
+	if (sigemptyset(&empty) == -1)
+		return -1;
+	return sigprocmask(SIG_SETMASK, &empty, NULL);
 }
 
 /* With --reload-signal, HUP is the child's like USR1 is. */

@@ -69,8 +69,7 @@ spawn_place_fds(const int *fds, size_t n, int *errfd)
 static noreturn void
 spawn_child(const struct spawn_request *req, int errfd)
 {
-	signals_reset_for_exec();
-	if (setpgid(0, 0) == -1 ||
+	if (signals_reset_for_exec() == -1 || setpgid(0, 0) == -1 ||
 	    spawn_place_fds(req->fds, req->nfds, &errfd) == -1) {
 		spawn_report(errfd, STAGE_SETUP);
 		_exit(EXIT_OWN_FAILURE);
