@@ -33,6 +33,7 @@ void log_info(const char *, ...) PRINTFLIKE(1, 2);
 void log_debug(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatal(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatalx(const char *, ...) PRINTFLIKE(1, 2);
+#define LOG_LINE_MAX 1024
 
 /* clock.c: monotonic time in nanoseconds; 0 means "no deadline". */
 #define NSEC_PER_MSEC INT64_C(1000000)

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,12 @@
 
 #include "graceful-run.h"
 
+/* How long one line may wait for a reader of a non-blocking stderr. */
+#define LOG_STALL_MS 1000
+
 static int verbosity = LOG_NORMAL;
+/* The reader of a non-blocking stderr did not keep up: wait no more. */
+static bool stalled;
 
 void
 log_init(int level)
@@ -20,11 +26,42 @@ log_init(int level)
 	verbosity = level;
 }
 
+/*
+ * All of it, or as much as stderr takes: the rest after a short write,
+ * again after EINTR, and on a non-blocking stderr (shared with whoever
+ * set O_NONBLOCK on it) a bounded wait for room. Any other error (EPIPE: no
+ * reader) drops the line: there is no one left to tell.
+ */
+static void
+log_write_all(const char *buf, size_t n)
+{
+	struct pollfd pfd = { .fd = STDERR_FILENO, .events = POLLOUT };
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(STDERR_FILENO, buf, n);
+		if (w > 0) {
+			buf += w;
+			n -= (size_t)w;
+			stalled = false;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN && !stalled &&
+		    poll(&pfd, 1, LOG_STALL_MS) > 0)
+			continue;
+		if (w == -1 && errno == EAGAIN)
+			stalled = true;
+		return;
+	}
+}
+
 /* One write(2) a line, so lines from several processes never interleave. */
 static void
 log_emit(const char *fmt, va_list ap, int errnum)
 {
-	char line[1024];
+	char line[LOG_LINE_MAX];
 	size_t n;
 	int m;
 
@@ -40,8 +77,7 @@ log_emit(const char *fmt, va_list ap, int errnum)
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	while (write(STDERR_FILENO, line, n) == -1 && errno == EINTR)
-		;
+	log_write_all(line, n);
 }
 
 /* Log at a level if the verbosity allows; errno survives the call. */

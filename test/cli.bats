@@ -152,3 +152,52 @@ time.sleep(60)' "$busy" "$T/held" 3>&- &
 	run ls "$T"
 	refute_output --partial "s1"
 }
+
+@test "a usage error exits 125 even when nobody reads stderr" {
+	run python3 -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+# subprocess gives the child SIGPIPE at its default disposition.
+print(subprocess.run([sys.argv[1], "--frobnicate", "--", "true"],
+                     stderr=w).returncode)' "$GR_BIN"
+	assert_success
+	assert_output 125
+}
+
+# A stderr left non-blocking by whoever shares it: a full buffer must delay
+# the line, not lose it or cut it.
+@test "a log line waits for room on a non-blocking stderr" {
+	run python3 -c 'import os, socket, subprocess, sys, time
+a, b = socket.socketpair()
+b.setblocking(False)
+try:
+    while True:
+        b.send(b"x" * 1024)
+except BlockingIOError:
+    pass
+p = subprocess.Popen([sys.argv[1], "--frobnicate", "--", "true"],
+                     stderr=b.fileno())
+b.close()
+def waiting(pid):
+    try:
+        return "poll" in open("/proc/%d/wchan" % pid).read()
+    except OSError:
+        return False
+# Until it waits for room (or has given up and exited), bounded.
+deadline = time.monotonic() + 20
+while p.poll() is None and not waiting(p.pid) and time.monotonic() < deadline:
+    time.sleep(0.01)
+a.settimeout(20)
+data = b""
+while True:
+    chunk = a.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(p.wait())
+sys.stdout.write(data.lstrip(b"x").decode())' "$GR_BIN"
+	assert_success
+	assert_line --index 0 125
+	assert_line --index 1 --regexp '^graceful-run\[[0-9]+\]: unknown option "--frobnicate"'
+	assert_equal "${#lines[@]}" 2
+}
