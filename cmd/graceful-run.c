@@ -96,7 +96,7 @@ static noreturn void usage_error(const char *, ...) PRINTFLIKE(1, 2);
 static noreturn void
 usage_error(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[LOG_LINE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -106,15 +106,18 @@ usage_error(const char *fmt, ...)
 	exit(EXIT_OWN_FAILURE);
 }
 
+/* Every error names the option and what is wrong, then an excerpt. */
 static void
 parse_listen_option(struct options *o, const char *text)
 {
-	char why[256];
+	struct log_excerpt ex;
+	char why[512];
 
 	if (o->nspecs == MAX_LISTENERS)
-		usage_error("more than %d -l options at \"%s\"", MAX_LISTENERS, text);
+		usage_error("listen: more than %d -l options: %s", MAX_LISTENERS,
+		    log_excerpt(&ex, text));
 	if (listen_parse(text, &o->specs[o->nspecs], why, sizeof(why)) == -1) {
-		log_warnx("listen \"%s\": %s", text, why);
+		log_warnx("listen: %s: %s", why, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	o->nspecs++;
@@ -123,11 +126,16 @@ parse_listen_option(struct options *o, const char *text)
 static int64_t
 parse_duration_option(const char *name, const char *text)
 {
+	struct log_excerpt ex;
 	int64_t ns;
 
 	if (parse_duration(text, &ns) == -1) {
-		log_warnx("%s \"%s\": bad duration (e.g. 250ms, 2s, 1m; "
-		    "at most 24h)", name, text);
+		if (errno == ERANGE)
+			log_warnx("%s: more than 24h: %s", name,
+			    log_excerpt(&ex, text));
+		else
+			log_warnx("%s: bad duration (e.g. 250ms, 2s, 1m; at "
+			    "most 24h): %s", name, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	return ns;
@@ -136,19 +144,79 @@ parse_duration_option(const char *name, const char *text)
 static int
 parse_signal_option(const char *name, const char *text)
 {
+	struct log_excerpt ex;
 	int signo;
 
 	if (parse_signal(text, &signo) == -1) {
-		log_warnx("%s \"%s\": unknown signal (e.g. TERM, SIGQUIT, 15)",
-		    name, text);
+		log_warnx("%s: unknown signal (e.g. TERM, SIGQUIT, 15): %s",
+		    name, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	return signo;
 }
 
-static void
-parse_one_option(struct options *o, int ch, char *argv[])
+/*
+ * The option getopt stopped at: the text of a long one ("--name", as far
+ * as any "="), or "-c" for a short one, even inside a cluster such as
+ * "-xq", where optind has not moved on.
+ */
+void
+cmd_option_text(char *out, size_t len, char *argv[], int start)
 {
+	const char *arg = argv[optind - 1];
+
+	if (optind > start && strncmp(arg, "--", 2) == 0)
+		snprintf(out, len, "%.*s", (int)strcspn(arg, "="), arg);
+	else
+		snprintf(out, len, "-%c", optopt);
+}
+
+/* Why getopt refused a long option: "--quiet=3", "--re" or a typo. */
+static const char *
+option_why(const char *text, const char *arg)
+{
+	const struct option *found = NULL;
+	size_t len = strlen(text + 2), i, matches = 0;
+
+	for (i = 0; longopts[i].name != NULL; i++) {
+		if (strncmp(longopts[i].name, text + 2, len) != 0)
+			continue;
+		found = &longopts[i];
+		if (found->name[len] == '\0') {
+			matches = 1;
+			break;
+		}
+		matches++;
+	}
+	if (matches > 1)
+		return "ambiguous option";
+	if (matches == 1 && found->has_arg == no_argument &&
+	    strchr(arg, '=') != NULL)
+		return "no argument allowed for option";
+	return "unknown option";
+}
+
+static noreturn void
+option_error(int ch, char *argv[], int start)
+{
+	const char *arg = argv[optind - 1];
+	struct log_excerpt ex;
+	char text[LOG_EXCERPT_MAX + 2];	/* one more: the excerpt says it was cut */
+
+	cmd_option_text(text, sizeof(text), argv, start);
+	if (ch == ':')
+		usage_error("option %s needs an argument", log_excerpt(&ex, text));
+	if (text[1] == '-')
+		usage_error("%s %s", option_why(text, arg),
+		    log_excerpt(&ex, text));
+	usage_error("unknown option %s", log_excerpt(&ex, text));
+}
+
+static void
+parse_one_option(struct options *o, int ch, char *argv[], int start)
+{
+	struct log_excerpt ex;
+
 	switch (ch) {
 	case 'l':
 		parse_listen_option(o, optarg);
@@ -160,8 +228,8 @@ parse_one_option(struct options *o, int ch, char *argv[])
 		o->ready_timeout_ns = parse_duration_option("--ready-timeout",
 		    optarg);
 		if (o->ready_timeout_ns == 0)
-			usage_error("--ready-timeout \"%s\": must be more "
-			    "than 0", optarg);
+			usage_error("--ready-timeout: must be more than 0: %s",
+			    log_excerpt(&ex, optarg));
 		break;
 	case OPT_CHECK:
 		o->cfg.check = optarg;
@@ -189,33 +257,38 @@ parse_one_option(struct options *o, int ch, char *argv[])
 	case 'V':
 		printf("graceful-run %s\n", PACKAGE_VERSION);
 		exit(0);
-	case ':':
-		usage_error("option \"%s\" needs an argument", argv[optind - 1]);
 	default:
-		usage_error("unknown option \"%s\"", argv[optind - 1]);
+		option_error(ch, argv, start);
 	}
 }
 
 static void
 parse_options(struct options *o, int argc, char *argv[])
 {
-	int ch;
+	struct log_excerpt ex;
+	int ch, start = optind;
 
 	o->cfg.stop_signal = SIGTERM;
 	o->cfg.stop_timeout_ns = 30 * NSEC_PER_SEC;
 	o->ready_text = "auto";
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:l:qvhV", longopts, NULL)) != -1)
-		parse_one_option(o, ch, argv);
+	while ((ch = getopt_long(argc, argv, "+:l:qvhV", longopts, NULL)) != -1) {
+		parse_one_option(o, ch, argv, start);
+		start = optind;
+	}
 	if (optind == argc)
 		usage_error("missing %s", "-- COMMAND");
 	if (strcmp(argv[optind - 1], "--") != 0)
-		usage_error("missing \"--\" before \"%s\"", argv[optind]);
+		usage_error("missing \"--\" before %s",
+		    log_excerpt(&ex, argv[optind]));
 	o->cfg.argv = argv + optind;
 	o->cfg.ready.timeout_ns = o->ready_timeout_ns;
+	errno = 0;
 	if (ready_parse(o->ready_text, &o->cfg.ready) == -1)
-		usage_error("--ready \"%s\": want auto[:DURATION], notify, "
-		    "delay:DURATION or exec:COMMAND", o->ready_text);
+		usage_error("--ready: %s: %s", errno == ERANGE ?
+		    "more than 24h" : "want auto[:DURATION], notify, "
+		    "delay:DURATION or exec:COMMAND",
+		    log_excerpt(&ex, o->ready_text));
 	if (o->cfg.reload_signal == SIGTERM || o->cfg.reload_signal == SIGINT ||
 	    o->cfg.reload_signal == SIGQUIT || o->cfg.reload_signal == SIGCHLD ||
 	    o->cfg.reload_signal == SIGKILL || o->cfg.reload_signal == SIGSTOP)

@@ -34,6 +34,12 @@ void log_debug(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatal(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatalx(const char *, ...) PRINTFLIKE(1, 2);
 #define LOG_LINE_MAX 1024
+/* A bounded, escaped excerpt of user input: "text" or "text"... */
+#define LOG_EXCERPT_MAX 64
+struct log_excerpt {
+	char s[LOG_EXCERPT_MAX * 4 + 6];
+};
+const char *log_excerpt(struct log_excerpt *, const char *text);
 
 /* clock.c: monotonic time in nanoseconds; 0 means "no deadline". */
 #define NSEC_PER_MSEC INT64_C(1000000)
@@ -42,7 +48,8 @@ int64_t clock_now(void);
 double clock_seconds(int64_t ns);
 int64_t clock_earliest(int64_t a, int64_t b);
 
-/* parse.c: durations and signal names as the command line spells them. */
+/* parse.c: numbers, durations and signal names as the command line spells them. */
+int parse_uint(const char *, unsigned base, uint64_t max, uint64_t *);
 int parse_duration(const char *, int64_t *ns);
 int parse_signal(const char *, int *signo);
 const char *parse_signame(int signo);
@@ -54,7 +61,7 @@ struct listen_spec {
 	enum listen_kind kind;
 	char name[256];		/* empty: derived from the address */
 	char host[256];		/* empty: every interface */
-	char port[6];
+	uint16_t port;
 	char path[108];		/* unix; abstract names start with '@' */
 	int backlog;
 	bool reuseport;

@@ -80,6 +80,48 @@ log_emit(const char *fmt, va_list ap, int errnum)
 	log_write_all(line, n);
 }
 
+/*
+ * TEXT as a log line shows it: quoted, control characters and quotes
+ * escaped (a newline in an argument must not forge a line), and cut after
+ * LOG_EXCERPT_MAX bytes with "..." so the line says what is wrong first.
+ */
+const char *
+log_excerpt(struct log_excerpt *ex, const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strnlen(text, LOG_EXCERPT_MAX + 1), i, o = 0;
+	bool cut = len > LOG_EXCERPT_MAX;
+	unsigned char c;
+
+	if (cut) {
+		len = LOG_EXCERPT_MAX;
+		/* Not in the middle of a UTF-8 sequence. */
+		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+			len--;
+	}
+	ex->s[o++] = '"';
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)text[i];
+		if (c < ' ' || c == 0x7f) {
+			ex->s[o++] = '\\';
+			ex->s[o++] = 'x';
+			ex->s[o++] = hex[c >> 4];
+			ex->s[o++] = hex[c & 0xf];
+		} else {
+			if (c == '"' || c == '\\')
+				ex->s[o++] = '\\';
+			ex->s[o++] = (char)c;
+		}
+	}
+	ex->s[o++] = '"';
+	if (cut) {
+		memcpy(ex->s + o, "...", 3);
+		o += 3;
+	}
+	ex->s[o] = '\0';
+	return ex->s;
+}
+
 /* Log at a level if the verbosity allows; errno survives the call. */
 static void
 log_at(int level, bool with_errno, const char *fmt, va_list ap)

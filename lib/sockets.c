@@ -56,11 +56,12 @@ sockets_format(const struct sockaddr *sa, socklen_t len, char *out,
 static struct listener *
 sockets_add(struct listeners *ls, const char *what)
 {
+	struct log_excerpt ex;
 	struct listener *l;
 
 	if (ls->n == MAX_LISTENERS) {
-		log_warnx("listen \"%s\": more than %d sockets", what,
-		    MAX_LISTENERS);
+		log_warnx("listen: more than %d sockets: %s", MAX_LISTENERS,
+		    log_excerpt(&ex, what));
 		return NULL;
 	}
 	l = &ls->v[ls->n];
@@ -73,20 +74,23 @@ static int
 sockets_open(int family, int type, const char *what)
 {
 	int fd = socket(family, type | SOCK_CLOEXEC, 0);
+	struct log_excerpt ex;
 
 	if (fd == -1 && (errno == EMFILE || errno == ENFILE))
-		log_warnx("listen \"%s\": too many sockets for the fd limit",
-		    what);
+		log_warnx("listen: too many sockets for the fd limit: %s",
+		    log_excerpt(&ex, what));
 	else if (fd == -1 && errno != EAFNOSUPPORT)
-		log_warn("socket for \"%s\"", what);
+		log_warn("socket for %s", log_excerpt(&ex, what));
 	return fd;
 }
 
 static int
 sockets_setopt(int fd, int level, int name, int value, const char *what)
 {
+	struct log_excerpt ex;
+
 	if (setsockopt(fd, level, name, &value, sizeof(value)) == -1) {
-		log_warn("setsockopt for \"%s\"", what);
+		log_warn("setsockopt for %s", log_excerpt(&ex, what));
 		return -1;
 	}
 	return 0;
@@ -116,6 +120,7 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
     const struct sockaddr *sa, socklen_t len, bool v6only, bool optional)
 {
 	int type = spec->kind == LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	struct log_excerpt ex;
 	struct listener *l;
 	int fd;
 
@@ -130,8 +135,8 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
 		return -1;
 	if (bind(fd, sa, len) == -1) {
 		if (optional && errno == EADDRNOTAVAIL) {
-			log_info("listen \"%s\": skipping %s: %s", spec->text,
-			    l->addr, strerror(errno));
+			log_info("listen: skipping %s: %s: %s", l->addr,
+			    strerror(errno), log_excerpt(&ex, spec->text));
 			close(fd);
 			ls->n--;
 			return 1;
@@ -146,7 +151,7 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
 	}
 	strlcpy(l->name, spec->name, sizeof(l->name));
 	if (spec->host[0] == '\0')
-		strlcpy(l->starter, spec->port, sizeof(l->starter));
+		snprintf(l->starter, sizeof(l->starter), "%u", spec->port);
 	else
 		strlcpy(l->starter, l->addr, sizeof(l->starter));
 	log_debug("bound %s as fd %d, named %s", l->addr, fd, l->name);
@@ -159,7 +164,7 @@ sockets_bind_wildcard(struct listeners *ls, const struct listen_spec *spec)
 {
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	uint16_t port = (uint16_t)atoi(spec->port);
+	uint16_t port = spec->port;
 	int rc;
 
 	sin6.sin6_addr = in6addr_any;
@@ -189,14 +194,17 @@ static int
 sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV }, *res, *ai;
+	struct log_excerpt ex;
+	char service[8];
 	bool several;
 	int rc, bound = 0;
 
 	hints.ai_socktype = spec->kind == LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	rc = getaddrinfo(spec->host, spec->port, &hints, &res);
+	snprintf(service, sizeof(service), "%u", spec->port);
+	rc = getaddrinfo(spec->host, service, &hints, &res);
 	if (rc != 0) {
-		log_warnx("listen \"%s\": cannot resolve \"%s\": %s",
-		    spec->text, spec->host,
+		log_warnx("listen: cannot resolve %s: %s",
+		    log_excerpt(&ex, spec->host),
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -1;
 	}
@@ -213,8 +221,8 @@ sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 	}
 	freeaddrinfo(res);
 	if (rc != -1 && bound == 0) {
-		log_warnx("listen \"%s\": no address of \"%s\" can be bound "
-		    "here", spec->text, spec->host);
+		log_warnx("listen: no address of %s can be bound here",
+		    log_excerpt(&ex, spec->host));
 		return -1;
 	}
 	return rc == -1 ? -1 : 0;
@@ -372,6 +380,7 @@ sockets_adopt(struct listeners *ls)
 	const char *pid_env = getenv("LISTEN_PID"), *fds_env = getenv("LISTEN_FDS");
 	const char *errstr = NULL;
 	char names[4096], *cursor = NULL;
+	struct log_excerpt ex;
 	long long pid, n, i;
 
 	ls->n = 0;
@@ -382,7 +391,8 @@ sockets_adopt(struct listeners *ls)
 		return 0;
 	n = strtonum(fds_env, 0, MAX_LISTENERS, &errstr);
 	if (errstr != NULL) {
-		log_warnx("LISTEN_FDS=\"%s\": %s", fds_env, errstr);
+		log_warnx("LISTEN_FDS: not a number of sockets (0-%d): %s",
+		    MAX_LISTENERS, log_excerpt(&ex, fds_env));
 		return -1;
 	}
 	if (getenv("LISTEN_FDNAMES") != NULL &&
