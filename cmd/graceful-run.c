@@ -212,6 +212,23 @@ option_error(int ch, char *argv[], int start)
 	usage_error("unknown option %s", log_excerpt(&ex, text));
 }
 
+/* Refused at once: one that cannot be blocked would kill the wrapper. */
+static void
+check_reload_signal(int signo, const char *text)
+{
+	const char *why = signals_unfit_for_reload(signo);
+	struct log_excerpt ex;
+
+	if (why == NULL)
+		return;
+	if (strcmp(parse_signame(signo), "?") != 0)
+		usage_error("--reload-signal: SIG%s cannot be the reload "
+		    "signal (%s): %s", parse_signame(signo), why,
+		    log_excerpt(&ex, text));
+	usage_error("--reload-signal: signal %d cannot be the reload signal "
+	    "(%s): %s", signo, why, log_excerpt(&ex, text));
+}
+
 static void
 parse_one_option(struct options *o, int ch, char *argv[], int start)
 {
@@ -244,6 +261,7 @@ parse_one_option(struct options *o, int ch, char *argv[], int start)
 	case OPT_RELOAD_SIGNAL:
 		o->cfg.reload_signal = parse_signal_option("--reload-signal",
 		    optarg);
+		check_reload_signal(o->cfg.reload_signal, optarg);
 		break;
 	case 'q':
 		log_init(LOG_QUIET);
@@ -289,11 +307,6 @@ parse_options(struct options *o, int argc, char *argv[])
 		    "more than 24h" : "want auto[:DURATION], notify, "
 		    "delay:DURATION or exec:COMMAND",
 		    log_excerpt(&ex, o->ready_text));
-	if (o->cfg.reload_signal == SIGTERM || o->cfg.reload_signal == SIGINT ||
-	    o->cfg.reload_signal == SIGQUIT || o->cfg.reload_signal == SIGCHLD ||
-	    o->cfg.reload_signal == SIGKILL || o->cfg.reload_signal == SIGSTOP)
-		usage_error("--reload-signal %s: that signal has another use",
-		    parse_signame(o->cfg.reload_signal));
 }
 
 /* A closed 0, 1 or 2 would hand a socket to the child as its stdin. */

@@ -114,6 +114,7 @@ int signals_ignore_pipe(void);
 int signals_open(int reload_signal);
 int signals_read(int fd, int *signo);
 int signals_reset_for_exec(void);
+const char *signals_unfit_for_reload(int signo);
 bool signals_is_forwarded(int signo);
 
 /* spawn.c: fork and exec with the fds placed and the env given. */

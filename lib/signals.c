@@ -117,6 +117,38 @@ signals_reset_for_exec(void)
 	return sigprocmask(SIG_SETMASK, &empty, NULL);
 }
 
+/*
+ * Why SIGNO cannot be the reload signal, or NULL when it can: it must be
+ * one that can be blocked and read from the signalfd, and mean nothing
+ * else to graceful-run or to the kernel.
+ */
+const char *
+signals_unfit_for_reload(int signo)
+{
+	switch (signo) {
+	case SIGKILL: case SIGSTOP:
+		return "it cannot be caught or blocked";
+	case SIGTERM: case SIGINT: case SIGQUIT:
+		return "it stops graceful-run";
+	case SIGCHLD:
+		return "it reports exited children";
+	case SIGPIPE:
+		return "graceful-run ignores it";
+	case SIGCONT:
+		return "it resumes a stopped process";
+	case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP:
+	case SIGSYS: case SIGABRT:
+		return "it reports a fault";
+	case SIGXCPU: case SIGXFSZ:
+		return "the kernel sends it at a resource limit";
+	}
+	if (signo <= 0 || signo >= NSIG)
+		return "no such signal";
+	if (signals_reserved(signo))
+		return "the C library reserves it, so it cannot be blocked";
+	return NULL;
+}
+
 /* With --reload-signal, HUP is the child's like USR1 is. */
 bool
 signals_is_forwarded(int signo)

@@ -249,9 +249,26 @@ time.sleep(60)' "$busy" "$T/held" 3>&- &
 		assert_equal "$status" 125
 		assert_one_line "--stop-signal: unknown signal"
 	done
+}
+
+# One that cannot be blocked would kill the wrapper (32: status 160) and
+# leave the generation holding the port.
+@test "--reload-signal refuses what cannot be blocked or has another use" {
+	local sig
+	for sig in TERM INT QUIT CHLD KILL STOP PIPE CONT SEGV BUS FPE ILL \
+		TRAP SYS ABRT XCPU XFSZ 32 33; do
+		run_gr --reload-signal "$sig" -- true
+		assert_equal "$status" 125
+		assert_one_line "--reload-signal: (SIG$sig|signal $sig) cannot be the reload signal \\(.+\\): \"$sig\""
+	done
+	run_gr --reload-signal 32 -- true
+	assert_one_line '--reload-signal: signal 32 cannot be the reload signal \(the C library reserves it, so it cannot be blocked\)'
 	run_gr --reload-signal TERM -- true
-	assert_equal "$status" 125
-	assert_one_line '--reload-signal TERM: that signal has another use'
+	assert_one_line '--reload-signal: SIGTERM cannot be the reload signal \(it stops graceful-run\)'
+	for sig in USR2 WINCH URG 34 64; do
+		run_gr -q --reload-signal "$sig" -- true
+		assert_success
+	done
 }
 
 # notify_via_socket ARGS...: graceful-run notify ARGS with NOTIFY_SOCKET
