@@ -329,8 +329,11 @@ open_sockets(const struct options *o, struct listeners *ls)
 	struct rlimit rl;
 	int rc;
 
-	rc = o->nspecs > 0 ? sockets_bind(o->specs, o->nspecs, ls) :
-	    sockets_adopt(ls);
+	if (o->nspecs > 0) {
+		sockets_close_passed();
+		rc = sockets_bind(o->specs, o->nspecs, ls);
+	} else
+		rc = sockets_adopt(ls);
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
@@ -366,6 +369,7 @@ main(int argc, char *argv[])
 	if (argc > 1 && strcmp(argv[1], "notify") == 0)
 		return notify_command(argc - 1, argv + 1);
 	open_standard_fds();
+	sockets_close_inherited();
 	parse_options(&o, argc, argv);
 	sdnotify_capture();
 	if ((sigfd = signals_open(o.cfg.reload_signal)) == -1)

@@ -89,6 +89,8 @@ struct listeners {
 	size_t n;
 };
 int sockets_bind(const struct listen_spec *, size_t, struct listeners *);
+void sockets_close_inherited(void);
+void sockets_close_passed(void);
 int sockets_adopt(struct listeners *);
 void sockets_release(struct listeners *);
 

@@ -373,24 +373,63 @@ sockets_adopt_one(struct listeners *ls, int fd, const char *name)
 	return 0;
 }
 
+/*
+ * How many sockets systemd passed to this very process (LISTEN_PID names
+ * it), from fd 3 on: 0 when none, -1 when LISTEN_FDS is garbage.
+ */
+static int
+sockets_passed(void)
+{
+	const char *pid_env = getenv("LISTEN_PID"), *fds_env = getenv("LISTEN_FDS");
+	uint64_t pid, n;
+
+	if (pid_env == NULL || fds_env == NULL)
+		return 0;
+	if (parse_uint(pid_env, 10, INT32_MAX, &pid) == -1 ||
+	    pid != (uint64_t)getpid())
+		return 0;
+	if (parse_uint(fds_env, 10, MAX_LISTENERS, &n) == -1)
+		return -1;
+	return (int)n;
+}
+
+/*
+ * Everything inherited past stderr is closed at start: held for the
+ * wrapper's whole life, a pipe from "$(...)" or a test harness would
+ * never see EOF. Only the sockets systemd passed stay, to be adopted.
+ */
+void
+sockets_close_inherited(void)
+{
+	int n = sockets_passed();
+
+	closefrom(FIRST_LISTEN_FD + (n > 0 ? n : 0));
+}
+
+/* With -l given, systemd's sockets are not adopted: not kept either. */
+void
+sockets_close_passed(void)
+{
+	int n = sockets_passed(), i;
+
+	for (i = 0; i < n; i++)
+		close(FIRST_LISTEN_FD + i);
+	if (n > 0)
+		log_debug("-l given: %d socket%s passed by socket activation "
+		    "closed", n, n == 1 ? "" : "s");
+}
+
 /* systemd socket activation of graceful-run itself: 1 adopted, 0 none. */
 int
 sockets_adopt(struct listeners *ls)
 {
-	const char *pid_env = getenv("LISTEN_PID"), *fds_env = getenv("LISTEN_FDS");
-	const char *errstr = NULL;
+	const char *fds_env = getenv("LISTEN_FDS");
 	char names[4096], *cursor = NULL;
 	struct log_excerpt ex;
-	long long pid, n, i;
+	int n, i;
 
 	ls->n = 0;
-	if (pid_env == NULL || fds_env == NULL)
-		return 0;
-	pid = strtonum(pid_env, 1, INT32_MAX, &errstr);
-	if (errstr != NULL || pid != getpid())
-		return 0;
-	n = strtonum(fds_env, 0, MAX_LISTENERS, &errstr);
-	if (errstr != NULL) {
+	if ((n = sockets_passed()) == -1) {
 		log_warnx("LISTEN_FDS: not a number of sockets (0-%d): %s",
 		    MAX_LISTENERS, log_excerpt(&ex, fds_env));
 		return -1;
@@ -399,7 +438,7 @@ sockets_adopt(struct listeners *ls)
 	    strlcpy(names, getenv("LISTEN_FDNAMES"), sizeof(names)) < sizeof(names))
 		cursor = names;
 	for (i = 0; i < n; i++) {
-		if (sockets_adopt_one(ls, FIRST_LISTEN_FD + (int)i,
+		if (sockets_adopt_one(ls, FIRST_LISTEN_FD + i,
 		    sockets_next_name(&cursor)) == -1) {
 			ls->n = 0;
 			return -1;

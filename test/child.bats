@@ -147,3 +147,75 @@ no newline"
 	run grep -c 'bound 127.0.0.1' "$T/gr.err"
 	assert_output 1
 }
+
+# --- what graceful-run itself keeps of what it inherited -----------------
+
+# fd_targets PID: where each of its fds past stderr points, one a line.
+fd_targets() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		[ "${fd##*/}" -gt 2 ] && readlink "$fd"
+	done
+	return 0
+}
+
+@test "\$(graceful-run ... &) returns at once: the inherited pipe is not held" {
+	# The substitution's pipe is on fd 7 only; stdout and stderr are files.
+	(
+		out=$(
+			exec 7>&1 >"$T/gr.out" 2>"$T/gr.err"
+			"$GR_BIN" --ready delay:0 -- sleep 1000 &
+			echo $! >"$T/gr.pid"
+		)
+		echo done >"$T/captured"
+	) 3>&- &
+	wait_for_line "$T/captured" done 10
+	GR_PID=$(cat "$T/gr.pid")
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	running "$GR_PID"
+}
+
+@test "fds inherited past stderr are closed at start" {
+	echo x >"$T/inherited"
+	start_gr --ready delay:0 -- sleep 1000 7<"$T/inherited" 9>>"$T/inherited"
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	run fd_targets "$GR_PID"
+	refute_output --partial "$T/inherited"
+	run fd_targets "$(generation_pid 1)"
+	refute_output --partial "$T/inherited"
+}
+
+# activated ARGS...: graceful-run ARGS with a listening socket at fd 3
+# and LISTEN_FDS=1 naming its pid, as systemd passes one; the socket's
+# inode is in $T/passed.ino.
+activated() {
+	exec python3 -c 'import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+open(sys.argv[1], "w").write("socket:[%d]\n" % os.fstat(s.fileno()).st_ino)
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")
+os.execv(sys.argv[2], sys.argv[2:])' "$T/passed.ino" "$GR_BIN" "$@"
+}
+
+@test "systemd's sockets are kept and adopted; with -l given, closed" {
+	activated --ready delay:0 -- sleep 1000 >"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	GR_PID=$!
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	run fd_targets "$GR_PID"
+	assert_line "$(cat "$T/passed.ino")"
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	rm "$T/gr.err" "$T/passed.ino"
+	activated -l "127.0.0.1:$(free_port)" --ready delay:0 -- sleep 1000 \
+		>"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	GR_PID=$!
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	run fd_targets "$GR_PID"
+	refute_line "$(cat "$T/passed.ino")"
+	run fd_targets "$(generation_pid 1)"
+	refute_line "$(cat "$T/passed.ino")"
+}

@@ -50,9 +50,16 @@ print(s.getsockname()[1])'
 }
 
 # Start graceful-run in the background: stdout/stderr in $T/gr.out and
-# $T/gr.err, its pid in GR_PID. bats' own fd 3 is not passed on.
+# $T/gr.err, its pid in GR_PID.
+#
+# bats waits until every holder of its fd 3 (its TAP output) has closed
+# it, so anything a test leaves running must not hold it: other background
+# commands here get "3>&-". graceful-run needs none: it closes every fd it
+# inherits past stderr first thing, and its children never get them.
 start_gr() {
-	"$GR_BIN" "$@" >"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	# Gone first: a wait on them must not see the last wrapper's lines.
+	rm -f "$T/gr.out" "$T/gr.err"
+	"$GR_BIN" "$@" >"$T/gr.out" 2>"$T/gr.err" &
 	GR_PID=$!
 }
 
@@ -74,6 +81,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$@"
 start_gr_ignoring() {
 	local sigs=$1
 	shift
+	rm -f "$T/gr.out" "$T/gr.err"
 	ignoring "$sigs" "$GR_BIN" "$@" >"$T/gr.out" 2>"$T/gr.err" &
 	GR_PID=$!
 }
