@@ -40,8 +40,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-#define FDS_PER_RELOAD 8
-
 struct options {
 	struct config cfg;
 	struct listen_spec specs[MAX_LISTENERS];
@@ -327,6 +325,7 @@ static int
 open_sockets(const struct options *o, struct listeners *ls)
 {
 	struct rlimit rl;
+	size_t need;
 	int rc;
 
 	if (o->nspecs > 0) {
@@ -339,17 +338,14 @@ open_sockets(const struct options *o, struct listeners *ls)
 	unsetenv("LISTEN_FDNAMES");
 	if (rc == -1)
 		return -1;
-	/*
-	 * Besides 0-2 and the sockets, a reload holds the signalfd, a ready
-	 * pipe, a notify socket and an exec-error pipe, and the old
-	 * generation's notify socket.
-	 */
+	/* Now, not at the first spawn or the first reload. */
+	need = spawn_fds_needed(ls->n);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    FIRST_LISTEN_FD + ls->n + FDS_PER_RELOAD > rl.rlim_cur) {
-		log_warnx("%zu sockets: too many for the fd limit (%llu; "
-		    "graceful-run needs %zu)", ls->n,
-		    (unsigned long long)rl.rlim_cur,
-		    FIRST_LISTEN_FD + ls->n + FDS_PER_RELOAD);
+	    need > rl.rlim_cur) {
+		log_warnx("fd limit too low for %zu socket%s: graceful-run "
+		    "needs %zu, the limit (ulimit -n) is %llu", ls->n,
+		    ls->n == 1 ? "" : "s", need,
+		    (unsigned long long)rl.rlim_cur);
 		sockets_release(ls);
 		return -1;
 	}

@@ -128,6 +128,7 @@ struct spawn_request {
 };
 pid_t spawn_process(const struct spawn_request *, int *exec_errno);
 pid_t spawn_shell(const char *command, struct childenv *env);
+size_t spawn_fds_needed(size_t nsockets);
 int spawn_exit_status(int wait_status);
 
 /* notify.c: the private NOTIFY_SOCKET of each generation. */

@@ -80,6 +80,23 @@ spawn_child(const struct spawn_request *req, int errfd)
 	_exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE);
 }
 
+/*
+ * The fds a reload with N sockets needs at its peak, counted from the
+ * code. The wrapper holds stdio (3), the signalfd, the N sockets, the new
+ * generation's ready pipe (2) and notify socket, the exec-error pipe (2),
+ * the serving generation's ready pipe and notify socket (2), and the
+ * control socket. The forked child inherits all that, and spawn_place_fds
+ * moves the error pipe and every socket in the way above the target
+ * range before placing them (N + 1): 2N + 13 in all.
+ */
+size_t
+spawn_fds_needed(size_t nsockets)
+{
+	size_t wrapper = 3 + 1 + nsockets + 2 + 1 + 2 + 2 + 1;
+
+	return wrapper + nsockets + 1;
+}
+
 /* The child's pid, or -1 (exec_errno is 0 when fork itself failed). */
 pid_t
 spawn_process(const struct spawn_request *req, int *exec_errno)

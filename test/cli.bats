@@ -321,7 +321,7 @@ READY=1|STATUS=loading cache|"
 	run --separate-stderr bash -c 'ulimit -n 12; exec "$@"' _ \
 		"$GR_BIN" "${args[@]}" -- true
 	assert_equal "$status" 125
-	assert_one_line "(listen: too many sockets for the fd limit: \"unix:$T/s[0-9]\"|6 sockets: too many for the fd limit)"
+	assert_one_line "fd limit too low for 6 sockets: graceful-run needs 25, the limit \\(ulimit -n\\) is 12$"
 	run ls "$T"
 	refute_output --partial "s1"
 }
