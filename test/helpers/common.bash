@@ -14,6 +14,11 @@ HELPERS_SRC="$GR_SRCDIR/test/helpers"
 setup() {
 	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/gr-test.XXXXXX")
 	GR_PID=
+	# graceful-run makes its notify directory here, so one a teardown
+	# had to SIGKILL goes with $T instead of piling up in /tmp.
+	mkdir "$T/tmp"
+	export TMPDIR="$T/tmp"
+	unset XDG_RUNTIME_DIR
 }
 
 teardown() {
