@@ -29,9 +29,10 @@ gen_open_channels(struct generation *g, int *pipe_write)
 	}
 	g->ready_fd = p[0];
 	*pipe_write = p[1];
+	/* Without a notify socket (said by notify.c), the pipe alone. */
 	g->notify_fd = notify_open(g->id, g->notify_path,
 	    sizeof(g->notify_path));
-	return g->notify_fd == -1 ? -1 : 0;
+	return 0;
 }
 
 /* 0 and the generation started; -1 and *status as the shell would say. */
@@ -59,7 +60,7 @@ gen_spawn(struct generation *g, unsigned id, const struct spawn_context *ctx,
 			goto fail;
 		fds[nfds] = pipe_write;
 		in.ready_fd = FIRST_LISTEN_FD + (int)nfds++;
-		in.notify_path = g->notify_path;
+		in.notify_path = g->notify_fd != -1 ? g->notify_path : NULL;
 	}
 	if (childenv_build(&env, &in) == -1) {
 		log_warn("environment of generation %u", id);
