@@ -50,3 +50,45 @@ nothing_left() {
 	assert_equal "$GR_STATUS" 0
 	nothing_left
 }
+
+# read_only_tmp ARGS...: run ARGS (exec'd, same pid) in a mount namespace
+# where /tmp and /run are read-only but $T stays writable, with neither
+# TMPDIR nor XDG_RUNTIME_DIR set: a hardened container.
+read_only_tmp() {
+	exec unshare --mount sh -c '
+		t=$1
+		shift
+		mount --bind "$t" "$t" &&
+			mount --rbind /tmp /tmp &&
+			mount -o remount,bind,ro /tmp &&
+			mount --bind /run /run &&
+			mount -o remount,bind,ro /run || exit 99
+		exec env -u TMPDIR -u XDG_RUNTIME_DIR "$@"' _ "$T" "$@"
+}
+
+@test "no writable temp dir: the children get the ready pipe alone, reloads work" {
+	[ "$(id -u)" = 0 ] || skip "needs root for a mount namespace"
+	unshare --mount true 2>/dev/null || skip "no mount namespaces here"
+	port=$(free_port)
+	make_httpd_script
+	# The pipe only: httpd readies through NOTIFY_SOCKET when it is set.
+	read_only_tmp "$GR_BIN" --ready notify -l "127.0.0.1:$port" -- "$T/srv" \
+		>"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	GR_PID=$!
+	wait_ready 1
+	run grep -c 'no directory for notify sockets can be made (\$XDG_RUNTIME_DIR, \$TMPDIR, /run, /tmp): children get the ready pipe only' "$T/gr.err"
+	assert_output 1
+	run grep -c 'ready in .*(ready fd)' "$T/gr.err"
+	assert_output 1
+	reload_to 2
+	run served_by "$port"
+	assert_output "$(generation_pid 2)"
+	# Said once for the wrapper's whole life, not at every spawn.
+	run grep -c 'no directory for notify sockets' "$T/gr.err"
+	assert_output 1
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	run ls -A "$T/tmp"
+	assert_output ""
+}
