@@ -336,6 +336,7 @@ open_sockets(const struct options *o, struct listeners *ls)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
+	unsetenv("LISTEN_PIDFDID");
 	if (rc == -1)
 		return -1;
 	/* Now, not at the first spawn or the first reload. */

@@ -98,6 +98,8 @@ void sockets_release(struct listeners *);
 struct childenv {
 	char **vars;		/* NULL-terminated, for execve */
 	char *listen_pid;	/* "LISTEN_PID=" slot the child fills in */
+	char *listen_pidfdid;	/* "LISTEN_PIDFDID=" slot, likewise */
+	size_t pidfdid_slot;	/* its index, dropped where there is no pidfs */
 	size_t first_owned;	/* vars before this belong to environ */
 };
 struct childenv_input {
