@@ -194,6 +194,7 @@ time.sleep(60)' "$busy" "$T/held" 3>&- &
 		"$T/no-such-command"
 	assert_one_line "exec $T/no-such-command: No such file or directory"
 	run -127 --separate-stderr "$GR_BIN" -- no-such-command-in-path-either
+	assert_one_line "exec no-such-command-in-path-either: No such file or directory"
 	run port_listening "$port"
 	assert_failure
 }
