@@ -5,6 +5,18 @@
 
 load helpers/common
 
+# The common teardown, then the cgroup a test made, once its processes
+# are gone (they leave it when they exit, zombie or not).
+eval "common_$(declare -f teardown)"
+teardown() {
+	common_teardown
+	if [ -n "${CG:-}" ]; then
+		echo max >"$CG/pids.max" 2>/dev/null || true
+		retry_until 10 rmdir "$CG" 2>/dev/null ||
+			echo "cgroup $CG left behind" >&2
+	fi
+}
+
 # unix_specs N: -l options for N unix sockets in $T (no port to collide).
 unix_specs() {
 	local i
@@ -90,5 +102,80 @@ read_only_tmp() {
 	wait_gr_exit
 	assert_equal "$GR_STATUS" 0
 	run ls -A "$T/tmp"
+	assert_output ""
+}
+
+# make_pids_cgroup: a new cgroup with the pids controller, in CG; 1 when
+# none can be made here (the reason on stdout).
+make_pids_cgroup() {
+	local root
+	root=$(findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n 1)
+	if [ -n "$root" ] && grep -qw pids "$root/cgroup.controllers" 2>/dev/null; then
+		CG=$(mktemp -d "$root/gr-test.XXXXXX") || return 1
+		if [ ! -e "$CG/pids.max" ]; then
+			echo +pids >"$root/cgroup.subtree_control" 2>/dev/null || true
+		fi
+		[ -e "$CG/pids.max" ] && return 0
+		rmdir "$CG"
+		CG=
+	fi
+	root=$(findmnt -n -t cgroup -o TARGET,OPTIONS 2>/dev/null |
+		awk '$2 ~ /(^|,)pids(,|$)/ { print $1; exit }')
+	if [ -n "$root" ] && CG=$(mktemp -d "$root/gr-test.XXXXXX" 2>/dev/null); then
+		[ -e "$CG/pids.max" ] && return 0
+		rmdir "$CG"
+		CG=
+	fi
+	echo "no cgroup with a pids controller can be made here"
+	return 1
+}
+
+@test "fork failing during a reload: reload failed, the old generation serves on" {
+	[ "$(id -u)" = 0 ] || skip "needs root to make a cgroup"
+	make_pids_cgroup >"$T/why" || skip "$(cat "$T/why")"
+	start_srv
+	echo "$GR_PID" >"$CG/cgroup.procs"
+	# The wrapper alone is in it: no room for one more process.
+	cat "$CG/pids.current" >"$CG/pids.max"
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'reload failed: .*could not start; generation 1 still serving'
+	run grep -c 'fork: Resource temporarily unavailable' "$T/gr.err"
+	assert_output 1
+	run served_by "$port"
+	assert_output "$pid1"
+	# Nothing of the failed generation is left: no process, no socket.
+	run ls "$TMPDIR"/graceful-run.*/
+	assert_output 1
+	# And nothing is broken: with room again, the next reload works.
+	echo max >"$CG/pids.max"
+	reload_to 3
+	run served_by "$port"
+	assert_output "$(generation_pid 3)"
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	run ls -A "$TMPDIR"
+	assert_output ""
+}
+
+@test "stderr closed: it runs, reloads and exits with the child's status" {
+	PROBE_TERM_EXIT=3 PROBE_LOG="$T/probe.log" \
+		"$GR_BIN" -- "$HELPERS_SRC/probe-child" >"$T/gr.out" 2>&- &
+	GR_PID=$!
+	wait_for_line "$T/gr.out" '^ready gen=1 '
+	sed -n 's/^ready gen=1 pid=//p' "$T/gr.out" >"$T/gen1.pid"
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.out" '^ready gen=2 '
+	sed -n 's/^ready gen=2 pid=//p' "$T/gr.out" >"$T/gen2.pid"
+	# Generation 1 drains: TERM, and its exit 3 is only logged.
+	wait_gone "$(cat "$T/gen1.pid")"
+	# What the children got as stderr: /dev/null, not whatever fd 2 became.
+	assert_equal "$(readlink "/proc/$(cat "$T/gen2.pid")/fd/2")" /dev/null
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 3
+	run grep -c '^exit 3$' "$T/probe.log"
+	assert_output 2
+	run ls -A "$TMPDIR"
 	assert_output ""
 }
