@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "graceful-run.h"
@@ -96,6 +97,21 @@ signals_reserved(int signo)
 }
 
 /*
+ * The C library refuses to touch its reserved signals, yet they can be
+ * inherited ignored (GNU make leaves 32 and 33 so) and stay so across
+ * exec. The kernel takes an all-zero sigaction as SIG_DFL with no flags
+ * and an empty mask, whatever its layout on this architecture.
+ */
+static int
+signals_reserved_default(int signo)
+{
+	static const long zero[16];
+
+	return (int)syscall(SYS_rt_sigaction, signo, zero, NULL,
+	    (size_t)(NSIG - 1) / 8);
+}
+
+/*
  * In a forked child: every disposition and the mask as a fresh process has
  * them, since an ignored signal survives exec (a parent's "&" ignores INT
  * and QUIT). Async-signal-safe; -1 with errno set on failure.
@@ -104,12 +120,14 @@ int
 signals_reset_for_exec(void)
 {
 	sigset_t empty;
-	int signo;
+	int signo, rc;
 
 	for (signo = 1; signo < NSIG; signo++) {
-		if (signo == SIGKILL || signo == SIGSTOP || signals_reserved(signo))
+		if (signo == SIGKILL || signo == SIGSTOP)
 			continue;
-		if (signals_set_default(signo) == -1)
+		rc = signals_reserved(signo) ? signals_reserved_default(signo) :
+		    signals_set_default(signo);
+		if (rc == -1)
 			return -1;
 	}
 	if (sigemptyset(&empty) == -1)

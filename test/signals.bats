@@ -179,7 +179,7 @@ while True:
 
 @test "the child starts with no signal ignored or blocked, whatever graceful-run inherited" {
 	BLOCKING=ALRM,USR1,RTMIN start_gr_ignoring \
-		INT,QUIT,ALRM,PIPE,URG,VTALRM,PROF,XFSZ,USR2,RTMAX \
+		INT,QUIT,ALRM,PIPE,URG,VTALRM,PROF,XFSZ,USR2,RTMAX,32,33 \
 		--ready delay:0 -- \
 		sh -c 'exec grep -E "^Sig(Ign|Blk):" /proc/self/status'
 	wait_gr_exit
