@@ -97,6 +97,8 @@ print(os.environ.get("LISTEN_PIDFDID", "unset"))'
 	command -v strace >/dev/null || skip "strace is not installed"
 	strace -f -o /dev/null -e trace=pidfd_open -e inject=pidfd_open:error=ENOSYS \
 		true 2>/dev/null || skip "strace cannot inject faults here"
+	# LeakSanitizer cannot work under ptrace (both runs: same environment).
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 	local port=$(free_port)
 	start_gr -q -l "127.0.0.1:$port" -- python3 -c "$PIDFD_CHILD"
 	wait_gr_exit
