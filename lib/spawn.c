@@ -102,6 +102,7 @@ pid_t
 spawn_process(const struct spawn_request *req, int *exec_errno)
 {
 	struct spawn_failure f;
+	struct log_excerpt ex;
 	int errpipe[2], ws;
 	ssize_t n;
 	pid_t pid;
@@ -109,7 +110,7 @@ spawn_process(const struct spawn_request *req, int *exec_errno)
 	*exec_errno = 0;
 	if (req->nfds > MAX_LISTENERS + 1) {
 		errno = EMFILE;
-		log_warn("spawn %s", req->argv[0]);
+		log_warn("spawn %s", log_excerpt(&ex, req->argv[0]));
 		return -1;
 	}
 	if (pipe2(errpipe, O_CLOEXEC) == -1) {
@@ -138,11 +139,12 @@ spawn_process(const struct spawn_request *req, int *exec_errno)
 		;
 	errno = f.errnum;
 	if (f.stage == STAGE_SETUP) {
-		log_warn("setting up %s", req->argv[0]);
+		log_warn("setting up %s", log_excerpt(&ex, req->argv[0]));
 		return -1;
 	}
 	*exec_errno = f.errnum;
-	log_warn("exec %s", req->argv[0]);
+	/* Bounded, so that the reason at the end is never cut off. */
+	log_warn("exec %s", log_excerpt(&ex, req->argv[0]));
 	return -1;
 }
 
@@ -152,11 +154,12 @@ spawn_shell(const char *command, struct childenv *env)
 	char sh[] = "/bin/sh", dash_c[] = "-c", *cmd = strdup(command);
 	char *argv[] = { sh, dash_c, cmd, NULL };
 	struct spawn_request req = { .argv = argv, .env = env };
+	struct log_excerpt ex;
 	int exec_errno;
 	pid_t pid;
 
 	if (cmd == NULL) {
-		log_warn("spawn %s", command);
+		log_warn("spawn %s", log_excerpt(&ex, command));
 		return -1;
 	}
 	pid = spawn_process(&req, &exec_errno);

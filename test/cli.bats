@@ -192,9 +192,12 @@ time.sleep(60)' "$busy" "$T/held" 3>&- &
 	local port=$(free_port)
 	run -127 --separate-stderr "$GR_BIN" -l "127.0.0.1:$port" -- \
 		"$T/no-such-command"
-	assert_one_line "exec $T/no-such-command: No such file or directory"
+	assert_one_line "exec \"$T/no-such-command\": No such file or directory"
 	run -127 --separate-stderr "$GR_BIN" -- no-such-command-in-path-either
-	assert_one_line "exec no-such-command-in-path-either: No such file or directory"
+	assert_one_line "exec \"no-such-command-in-path-either\": No such file or directory"
+	# A huge name: the reason still ends the line.
+	run -126 --separate-stderr "$GR_BIN" -- "$(printf 'x%.0s' $(seq 5000))"
+	assert_one_line 'exec "x{64}"\.\.\.: File name too long$'
 	run port_listening "$port"
 	assert_failure
 }
@@ -204,11 +207,11 @@ time.sleep(60)' "$busy" "$T/held" 3>&- &
 	chmod 644 "$T/script"
 	run_gr -l "unix:$T/sock" -- "$T/script"
 	assert_equal "$status" 126
-	assert_one_line "exec $T/script: Permission denied"
+	assert_one_line "exec \"$T/script\": Permission denied"
 	[ ! -e "$T/sock" ]
 	run_gr -- "$T"
 	assert_equal "$status" 126
-	assert_one_line "exec $T: Permission denied"
+	assert_one_line "exec \"$T\": Permission denied"
 }
 
 @test "bad durations are refused" {
