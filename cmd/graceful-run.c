@@ -22,7 +22,9 @@
 
 enum {
 	OPT_READY = 256, OPT_READY_TIMEOUT, OPT_CHECK, OPT_STOP_SIGNAL,
-	OPT_STOP_TIMEOUT, OPT_RELOAD_SIGNAL,
+	OPT_STOP_TIMEOUT, OPT_RELOAD_SIGNAL, OPT_STOP_GROUP, OPT_RESTART,
+	OPT_RESTART_DELAY, OPT_RESTART_MAX_DELAY, OPT_FORKING, OPT_STATUS_FILE,
+	OPT_TAKEOVER,
 };
 
 static const struct option longopts[] = {
@@ -33,6 +35,17 @@ static const struct option longopts[] = {
 	{ "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "reload-signal", required_argument, NULL, OPT_RELOAD_SIGNAL },
+	{ "stop-group", no_argument, NULL, OPT_STOP_GROUP },
+	{ "restart", no_argument, NULL, OPT_RESTART },
+	{ "restart-delay", required_argument, NULL, OPT_RESTART_DELAY },
+	{ "restart-max-delay", required_argument, NULL, OPT_RESTART_MAX_DELAY },
+	{ "forking", optional_argument, NULL, OPT_FORKING },
+	{ "pid-file", required_argument, NULL, 'p' },
+	{ "control", required_argument, NULL, 'c' },
+	{ "status-file", required_argument, NULL, OPT_STATUS_FILE },
+	{ "user", required_argument, NULL, 'u' },
+	{ "chdir", required_argument, NULL, 'C' },
+	{ "takeover", no_argument, NULL, OPT_TAKEOVER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -46,6 +59,13 @@ struct options {
 	size_t nspecs;
 	const char *ready_text;
 	int64_t ready_timeout_ns;
+	const char *pid_file;
+	const char *control;
+	const char *status_file;
+	struct runas user;
+	const char *dir;
+	bool takeover;
+	bool verbose;
 };
 
 static void
@@ -53,6 +73,8 @@ usage(void)
 {
 	printf(
 "Usage: graceful-run [OPTION]... -- COMMAND [ARG]...\n"
+"       graceful-run reload|stop -c PATH [--timeout DURATION]\n"
+"       graceful-run status -c PATH [--json] [--timeout DURATION]\n"
 "       graceful-run notify [--ready] [--status TEXT]\n"
 "Run COMMAND with listening sockets at fd 3, 4, ...; on SIGHUP start a new\n"
 "copy, wait until it is ready, then stop the old one gracefully.\n"
@@ -70,14 +92,44 @@ usage(void)
 "      --check COMMAND    run COMMAND before each reload; if it fails, or\n"
 "                         is not done within the ready timeout, so does\n"
 "                         the reload\n"
-"      --stop-signal SIG  sent to an old generation's process group\n"
-"                         (default TERM)\n"
+"      --stop-signal SIG  sent to an old generation's main process, then,\n"
+"                         once that has exited, to what it left (default\n"
+"                         TERM)\n"
+"      --stop-group       send the stop signal to the whole process group\n"
+"                         at once\n"
 "      --stop-timeout DURATION\n"
-"                         SIGKILL an old generation this long after the\n"
-"                         stop signal (default 30s)\n"
+"                         SIGKILL what is left of an old generation this\n"
+"                         long after the stop signal (default 30s)\n"
+"      --restart          start the command again when the current\n"
+"                         generation dies by itself\n"
+"      --restart-delay DURATION\n"
+"                         the first wait before a restart (default 1s);\n"
+"                         it doubles at each crash\n"
+"      --restart-max-delay DURATION\n"
+"                         the longest wait (default 1m); a generation\n"
+"                         that served that long resets it\n"
+"      --forking[=PIDFILE]\n"
+"                         the command forks a daemon and exits 0; the\n"
+"                         daemon (named by PIDFILE, else the process it\n"
+"                         left) is the generation's main process\n"
 "      --reload-signal SIG\n"
 "                         reload on SIG instead of HUP; HUP is then\n"
 "                         forwarded to the current generation\n"
+"  -p, --pid-file FILE    write graceful-run's pid to FILE, locked: a second\n"
+"                         graceful-run on FILE fails\n"
+"  -c, --control PATH     answer reload, status and stop on unix socket PATH\n"
+"                         (mode 0600)\n"
+"      --status-file FILE keep FILE a JSON copy of the status, replaced at\n"
+"                         every change\n"
+"  -u, --user USER[:GROUP]\n"
+"                         run every generation, check and probe as USER\n"
+"                         (sockets and files are made before)\n"
+"  -C, --chdir DIR        start every generation in DIR, resolved anew at\n"
+"                         each reload\n"
+"      --takeover         for a COMMAND that binds its own ports: its bind()\n"
+"                         of an address given with -l gets graceful-run's\n"
+"                         socket instead (a preloaded library; not for\n"
+"                         statically linked programs)\n"
 "  -q, --quiet            log errors only\n"
 "  -v, --verbose          log more\n"
 "  -h, --help             show this help and exit\n"
@@ -86,7 +138,9 @@ usage(void)
 "DURATION: 250ms, 2s, 1m, 1h; a bare number is seconds.\n"
 "Without -l, sockets passed by systemd (LISTEN_FDS) are handed on.\n"
 "Exit status: the command's (128+N for signal N); 125 graceful-run failed;\n"
-"126 COMMAND not executable; 127 COMMAND not found.\n");
+"126 COMMAND not executable; 127 COMMAND not found.\n"
+"reload, status, stop: 0 done (status: a generation serves); 1 not done,\n"
+"or no answer within --timeout; 2 nothing answers at PATH; 125 bad usage.\n");
 }
 
 static noreturn void usage_error(const char *, ...) PRINTFLIKE(1, 2);
@@ -143,14 +197,38 @@ static int
 parse_signal_option(const char *name, const char *text)
 {
 	struct log_excerpt ex;
+	uint64_t n;
 	int signo;
 
 	if (parse_signal(text, &signo) == -1) {
-		log_warnx("%s: unknown signal (e.g. TERM, SIGQUIT, 15): %s",
-		    name, log_excerpt(&ex, text));
+		if (parse_uint(text, 10, 64, &n) == 0 && n > 31 &&
+		    n < (uint64_t)SIGRTMIN)
+			log_warnx("%s: signal %d is reserved by the C library: "
+			    "%s", name, (int)n, log_excerpt(&ex, text));
+		else
+			log_warnx("%s: unknown signal (e.g. TERM, SIGQUIT, 15): "
+			    "%s", name, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	return signo;
+}
+
+/* Only root can become another user; say so now, not at the first spawn. */
+static void
+parse_user_option(struct options *o, const char *text)
+{
+	struct log_excerpt ex;
+	char why[256];
+
+	if (runas_parse(text, &o->user, why, sizeof(why)) == -1) {
+		log_warnx("-u: %s: %s", why, log_excerpt(&ex, text));
+		exit(EXIT_OWN_FAILURE);
+	}
+	if (geteuid() != 0 && o->user.uid != geteuid()) {
+		log_warnx("-u: only root can run children as another user: %s",
+		    log_excerpt(&ex, text));
+		exit(EXIT_OWN_FAILURE);
+	}
 }
 
 /*
@@ -256,16 +334,58 @@ parse_one_option(struct options *o, int ch, char *argv[], int start)
 		o->cfg.stop_timeout_ns = parse_duration_option("--stop-timeout",
 		    optarg);
 		break;
+	case OPT_STOP_GROUP:
+		o->cfg.stop_group = true;
+		break;
+	case OPT_RESTART:
+		o->cfg.restart = true;
+		break;
+	case OPT_RESTART_DELAY:
+		o->cfg.restart_delay_ns = parse_duration_option(
+		    "--restart-delay", optarg);
+		break;
+	case OPT_RESTART_MAX_DELAY:
+		o->cfg.restart_max_delay_ns = parse_duration_option(
+		    "--restart-max-delay", optarg);
+		break;
+	case OPT_FORKING:
+		o->cfg.forking = true;
+		if (optarg != NULL && *optarg == '\0')
+			usage_error("--forking=: empty pid file name");
+		o->cfg.forking_pidfile = optarg;
+		break;
 	case OPT_RELOAD_SIGNAL:
 		o->cfg.reload_signal = parse_signal_option("--reload-signal",
 		    optarg);
 		check_reload_signal(o->cfg.reload_signal, optarg);
 		break;
+	case 'p':
+		o->pid_file = optarg;
+		break;
+	case 'c':
+		o->control = optarg;
+		break;
+	case OPT_STATUS_FILE:
+		o->status_file = optarg;
+		break;
+	case 'u':
+		parse_user_option(o, optarg);
+		break;
+	case 'C':
+		if (*optarg == '\0')
+			usage_error("-C: empty directory: \"\"");
+		o->dir = optarg;
+		break;
+	case OPT_TAKEOVER:
+		o->takeover = true;
+		break;
 	case 'q':
 		log_init(LOG_QUIET);
+		o->verbose = false;
 		break;
 	case 'v':
 		log_init(LOG_VERBOSE);
+		o->verbose = true;
 		break;
 	case 'h':
 		usage();
@@ -286,9 +406,12 @@ parse_options(struct options *o, int argc, char *argv[])
 
 	o->cfg.stop_signal = SIGTERM;
 	o->cfg.stop_timeout_ns = 30 * NSEC_PER_SEC;
+	o->cfg.restart_delay_ns = NSEC_PER_SEC;
+	o->cfg.restart_max_delay_ns = 60 * NSEC_PER_SEC;
 	o->ready_text = "auto";
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:l:qvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:l:p:c:u:C:qvhV", longopts,
+	    NULL)) != -1) {
 		parse_one_option(o, ch, argv, start);
 		start = optind;
 	}
@@ -305,6 +428,10 @@ parse_options(struct options *o, int argc, char *argv[])
 		    "more than 24h" : "want auto[:DURATION], notify, "
 		    "delay:DURATION or exec:COMMAND",
 		    log_excerpt(&ex, o->ready_text));
+	if (o->cfg.restart_delay_ns == 0 ||
+	    o->cfg.restart_max_delay_ns < o->cfg.restart_delay_ns)
+		usage_error("--restart-delay must be more than 0 and at most "
+		    "--restart-max-delay");
 }
 
 /* A closed 0, 1 or 2 would hand a socket to the child as its stdin. */
@@ -353,6 +480,45 @@ open_sockets(const struct options *o, struct listeners *ls)
 	return 0;
 }
 
+/* Whatever way graceful-run leaves, its files do not stay behind. */
+static void
+remove_files(void)
+{
+	pidfile_cleanup();
+	statusfile_remove();
+	control_close();
+}
+
+/*
+ * The pid file is locked first, so a second graceful-run on it fails
+ * before it binds anything; its pid is written once everything is made.
+ */
+static int
+open_everything(const struct options *o, struct listeners *ls)
+{
+	if (o->pid_file != NULL && pidfile_lock(o->pid_file) == -1)
+		return -1;
+	if (open_sockets(o, ls) == -1)
+		return -1;
+	if ((o->control != NULL && control_open(o->control) == -1) ||
+	    (o->status_file != NULL && statusfile_init(o->status_file) == -1) ||
+	    pidfile_publish() == -1) {
+		sockets_release(ls);
+		return -1;
+	}
+	return 0;
+}
+
+static struct listeners *listeners_for_cleanup;
+
+static void
+cleanup_after_fatal(void)
+{
+	supervise_abort();
+	if (listeners_for_cleanup != NULL)
+		sockets_release(listeners_for_cleanup);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -365,18 +531,37 @@ main(int argc, char *argv[])
 		return EXIT_OWN_FAILURE;
 	if (argc > 1 && strcmp(argv[1], "notify") == 0)
 		return notify_command(argc - 1, argv + 1);
+	if (argc > 1 && client_is_verb(argv[1]))
+		return client_command(argc - 1, argv + 1);
 	open_standard_fds();
 	sockets_close_inherited();
 	parse_options(&o, argc, argv);
+	if (o.takeover && takeover_enable(o.cfg.argv[0], o.verbose) == -1)
+		return EXIT_OWN_FAILURE;
 	sdnotify_capture();
 	if ((sigfd = signals_open(o.cfg.reload_signal)) == -1)
 		fatal("signals");
 	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		fatal("prctl PR_SET_CHILD_SUBREAPER");
-	if (open_sockets(&o, &ls) == -1)
+	if (atexit(remove_files) != 0)
+		fatalx("atexit");
+	if (open_everything(&o, &ls) == -1)
 		return EXIT_OWN_FAILURE;
+	if (o.takeover && ls.n == 0) {
+		log_warnx("--takeover: no sockets to hand over (give -l for "
+		    "each address the command binds)");
+		return EXIT_OWN_FAILURE;
+	}
+	listeners_for_cleanup = &ls;
+	log_on_fatal(cleanup_after_fatal);
+	runas_configure(o.user.set ? &o.user : NULL, o.dir);
+	status_init();
 	status = supervise_run(&o.cfg, &ls, sigfd);
+	/* Gone before a stop client hears "ok", so a new one can start. */
 	sockets_release(&ls);
+	pidfile_cleanup();
+	statusfile_remove();
+	control_finish(status);
 	close(sigfd);
 	return status;
 }

@@ -32,10 +32,19 @@ static const char *const stripped_prefix[] = { "EINHORN_FD_", "GRACEFUL_RUN_" };
 /* statfs(2) f_type of the pidfs filesystem (Linux 6.9 and later). */
 #define CHILDENV_PIDFS_MAGIC 0x50494446
 
+/* With -u, the child's own user replaces these (see childenv_build). */
+static const char *const user_vars[] = { "HOME", "USER", "LOGNAME" };
+
 static bool
 childenv_stripped(const char *var)
 {
 	size_t len = strcspn(var, "="), i;
+
+	for (i = 0; i < sizeof(user_vars) / sizeof(*user_vars); i++)
+		if (runas_user_of_children() != NULL &&
+		    strlen(user_vars[i]) == len &&
+		    strncmp(var, user_vars[i], len) == 0)
+			return true;
 
 	for (i = 0; i < sizeof(stripped_exact) / sizeof(*stripped_exact); i++)
 		if (strlen(stripped_exact[i]) == len &&
@@ -136,25 +145,51 @@ childenv_add_sockets(struct envbuf *eb, struct childenv *env,
 	free(starter);
 }
 
+/* --takeover: the library first in LD_PRELOAD, and where the sockets are. */
+static void
+childenv_add_takeover(struct envbuf *eb, const struct listeners *ls)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *fds = takeover_fds_value(ls);
+
+	if (fds == NULL) {
+		eb->failed = true;
+		return;
+	}
+	if (old != NULL && *old != '\0')
+		envbuf_add(eb, "LD_PRELOAD=%s:%s", takeover_library(), old);
+	else
+		envbuf_add(eb, "LD_PRELOAD=%s", takeover_library());
+	envbuf_add(eb, "GRACEFUL_RUN_TAKEOVER_FDS=%s", fds);
+	if (takeover_verbose())
+		envbuf_add(eb, "GRACEFUL_RUN_TAKEOVER_VERBOSE=1");
+	free(fds);
+}
+
 int
 childenv_build(struct childenv *env, const struct childenv_input *in)
 {
+	const struct runas *ra;
+	bool takeover = in->listeners != NULL && takeover_library() != NULL;
 	struct envbuf eb = { 0 };
 	size_t n = 0, i;
 	char **e;
 
 	for (e = environ; *e != NULL; e++)
 		n++;
-	eb.cap = n + 16 + (in->listeners != NULL ? in->listeners->n : 0);
+	eb.cap = n + 20 + 3 + (in->listeners != NULL ? in->listeners->n : 0);
 	if ((eb.vars = calloc(eb.cap, sizeof(*eb.vars))) == NULL)
 		return -1;
 	for (e = environ; *e != NULL; e++)
-		if (!childenv_stripped(*e))
+		if (!childenv_stripped(*e) &&
+		    !(takeover && strncmp(*e, "LD_PRELOAD=", 11) == 0))
 			eb.vars[eb.n++] = *e;
 	memset(env, 0, sizeof(*env));
 	env->first_owned = eb.n;
 	if (in->listeners != NULL && in->listeners->n > 0)
 		childenv_add_sockets(&eb, env, in->listeners);
+	if (takeover)
+		childenv_add_takeover(&eb, in->listeners);
 	if (in->generation > 0) {
 		envbuf_add(&eb, "GRACEFUL_RUN_GENERATION=%u", in->generation);
 		envbuf_add(&eb, "SERVER_STARTER_GENERATION=%u", in->generation);
@@ -165,6 +200,11 @@ childenv_build(struct childenv *env, const struct childenv_input *in)
 		envbuf_add(&eb, "NOTIFY_SOCKET=%s", in->notify_path);
 	if (in->target_pid > 0)
 		envbuf_add(&eb, "GRACEFUL_RUN_PID=%ld", (long)in->target_pid);
+	if ((ra = runas_user_of_children()) != NULL) {
+		envbuf_add(&eb, "HOME=%s", ra->home);
+		envbuf_add(&eb, "USER=%s", ra->name);
+		envbuf_add(&eb, "LOGNAME=%s", ra->name);
+	}
 	env->vars = eb.vars;
 	if (eb.failed) {
 		childenv_free(env);

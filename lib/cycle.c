@@ -1,38 +1,122 @@
 /*
- * The reload cycle as one state machine. A generation goes
- * starting -> ready -> draining -> gone; the wrapper is running, stopping
- * (TERM/INT/QUIT) or exiting (nothing serves any more).
+ * The state machine: the wrapper's state and the generations it owns. The
+ * loop (supervise.c) turns every event into one call here; nothing here
+ * calls back into the loop.
  *
- * event           starting gen          ready gen (current)     draining gen
- * --------------  --------------------  ----------------------  -----------
- * HUP             remembered, once      starts a reload         -
- * ready           becomes current;      drains (stop signal,    -
- *                 older ones drain      SIGKILL later)
- * not ready       SIGKILL; reload       -                       -
- *   (timeout)     failed
- * leader exits    reload failed (the    without a starting one: gone
- *                 old one serves); the  the wrapper exits with
- *                 first one: exit with  its status; else the
- *                 its status            starting one may take over
- * kill deadline   -                     -                       SIGKILL
- * TERM/INT/QUIT   stop signal to every generation; the second TERM/INT: SIGKILL
+ * The wrapper, event by state (- : nothing happens):
  *
- * A reload with --check runs the check first; a check that fails, or is
- * not done within --ready-timeout, fails the reload before anything is
- * spawned. When the current generation died during a reload, a failed
- * reload means exiting with the dead one's status. A generation is freed
- * once its leader is reaped and its process group is empty (supervise.c).
+ *             STARTING     SERVING     RELOADING      BACKOFF     STOPPING   EXITING
+ * reload      pending      RELOADING   pending, runs  STARTING    refused    refused
+ *             (runs once)  (check or   once after     (at once)
+ *                          spawn)
+ * new ready   SERVING      -           SERVING; the   -           -          -
+ *                                      old ones drain
+ * new fails   EXITING or   -           SERVING (the   -           -          -
+ *             BACKOFF                  old serves on)
+ * current     -            EXITING or  RELOADING      -           -          -
+ *  dies                    BACKOFF     (none serves)
+ * restart     -            -           -              STARTING    -          -
+ *  due
+ * TERM, INT,  STOPPING     STOPPING    STOPPING       STOPPING    2nd TERM/  STOPPING
+ *  QUIT                                                           INT: KILL
+ * all gone    -            -           -              -           exit       exit
+ *
+ * "EXITING or BACKOFF": BACKOFF with --restart. A reload that ends with
+ * no generation serving (the current one died meanwhile) counts as the
+ * current dying. A pending reload runs when the wrapper gets to SERVING.
+ *
+ * A generation, event by state:
+ *
+ *             starting                ready (current)         draining
+ * ready       current; older ones     -                       -
+ *             drain (stop signal)
+ * not ready   SIGKILL to all of it    -                       -
+ *  in time
+ * main        failed (--forking: an   what it left gets the   what it left gets
+ *  exits      exit 0 hands over to    stop signal; see        the stop signal
+ *             the daemon it left)     "current dies"
+ * stop        -                       -                       SIGKILL to all
+ *  timeout
+ * It is freed once its main process is reaped and nothing of it is left.
  */
 #include "config.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "graceful-run.h"
 
-static void cycle_reload_finished(struct supervisor *);
+static const char *const state_names[] = {
+	[WRAPPER_STARTING] = "starting",
+	[WRAPPER_SERVING] = "serving",
+	[WRAPPER_RELOADING] = "reloading",
+	[WRAPPER_BACKOFF] = "backoff",
+	[WRAPPER_STOPPING] = "stopping",
+	[WRAPPER_EXITING] = "exiting",
+};
+
+static void cycle_reload_over(struct supervisor *);
+static void cycle_not_ready(struct supervisor *, struct generation *,
+    const char *);
+
+const char *
+cycle_state_name(enum wrapper_state s)
+{
+	return state_names[s];
+}
+
+static void
+cycle_set_state(struct supervisor *sv, enum wrapper_state s)
+{
+	if (sv->state != s)
+		log_debug("state: %s -> %s", state_names[sv->state],
+		    state_names[s]);
+	sv->state = s;
+}
+
+static bool
+cycle_leaving(const struct supervisor *sv)
+{
+	return sv->state == WRAPPER_STOPPING || sv->state == WRAPPER_EXITING;
+}
+
+/* --- the generation table ------------------------------------------- */
+
+struct generation *
+cycle_current(struct supervisor *sv)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0 && sv->gens[i].state == GEN_READY &&
+		    !sv->gens[i].exited)
+			return &sv->gens[i];
+	return NULL;
+}
+
+struct generation *
+cycle_starting(struct supervisor *sv)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0 && sv->gens[i].state == GEN_STARTING)
+			return &sv->gens[i];
+	return NULL;
+}
+
+struct generation *
+cycle_find(struct supervisor *sv, unsigned id)
+{
+	size_t i;
+
+	for (i = 0; id != 0 && i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id == id)
+			return &sv->gens[i];
+	return NULL;
+}
 
 static struct generation *
 cycle_free_slot(struct supervisor *sv)
@@ -45,26 +129,104 @@ cycle_free_slot(struct supervisor *sv)
 	return NULL;
 }
 
-static void
-cycle_describe_serving(struct supervisor *sv, char *out, size_t len)
-{
-	struct generation *cur = supervise_current(sv);
+/* --- how it ends: the exit status is decided here alone ------------- */
 
-	if (cur != NULL)
-		snprintf(out, len, "generation %u still serving", cur->id);
-	else
-		snprintf(out, len, "no generation serving");
+static void
+cycle_end_with(struct supervisor *sv, int status)
+{
+	if (sv->end.known || sv->end.gen != 0)
+		return;
+	sv->end.known = true;
+	sv->end.status = status;
 }
 
 static void
-cycle_reload_failed(struct supervisor *sv, const char *why)
+cycle_end_on_exit_of(struct supervisor *sv, const struct generation *g)
 {
-	char serving[64];
+	if (sv->end.known || sv->end.gen != 0)
+		return;
+	sv->end.gen = g->id;
+	sv->end.graceful = true;
+}
 
-	cycle_describe_serving(sv, serving, sizeof(serving));
-	log_warnx("reload failed: %s; %s", why, serving);
-	sdnotify("READY=1\nSTATUS=reload failed: %s; %s", why, serving);
-	cycle_reload_finished(sv);
+static void
+cycle_end_gen_exited(struct supervisor *sv, const struct generation *g)
+{
+	if (!sv->end.known && sv->end.gen == g->id) {
+		sv->end.known = true;
+		sv->end.status = g->status;
+	}
+}
+
+/*
+ * DESIGN.md, "Exit status": the status of the generation that ended it;
+ * after a graceful stop, 0 when it exited 0 or died of the stop signal.
+ */
+int
+cycle_exit_status(const struct supervisor *sv)
+{
+	const struct wrapper_end *e = &sv->end;
+
+	if (!e->known)
+		return 0;
+	if (e->graceful && (e->status == 0 ||
+	    e->status == 128 + sv->cfg->stop_signal))
+		return 0;
+	return e->status;
+}
+
+/* --- reload outcomes, for whoever waits on one ------------------------ */
+
+static void cycle_record(struct supervisor *, unsigned, bool, unsigned,
+    const char *, ...) PRINTFLIKE(5, 6);
+
+static void
+cycle_record(struct supervisor *sv, unsigned seq, bool ok, unsigned gen,
+    const char *fmt, ...)
+{
+	struct reload_outcome *o = &sv->outcomes[seq % RELOAD_OUTCOMES];
+	va_list ap;
+
+	memset(o, 0, sizeof(*o));
+	o->seq = seq;
+	o->ok = ok;
+	o->gen = gen;
+	o->ended_ns = clock_now();
+	o->seconds = clock_seconds(o->ended_ns - sv->reload_started_ns);
+	va_start(ap, fmt);
+	vsnprintf(o->text, sizeof(o->text), fmt, ap);
+	va_end(ap);
+}
+
+const struct reload_outcome *
+cycle_outcome(const struct supervisor *sv, unsigned seq)
+{
+	const struct reload_outcome *o = &sv->outcomes[seq % RELOAD_OUTCOMES];
+
+	return seq != 0 && o->seq == seq ? o : NULL;
+}
+
+/* Reloads asked for and not done get their answer: why none will be. */
+static void
+cycle_refuse_reloads(struct supervisor *sv, const char *why)
+{
+	if (sv->reload_open)
+		cycle_record(sv, sv->reload_seq, false, 0, "reload failed: %s",
+		    why);
+	if (sv->reload_pending)
+		cycle_record(sv, sv->reload_seq + 1, false, 0,
+		    "reload failed: %s", why);
+	sv->reload_open = false;
+	sv->reload_pending = false;
+}
+
+/* --- stopping ---------------------------------------------------------- */
+
+static void
+cycle_stop_gen(struct supervisor *sv, struct generation *g, int64_t now)
+{
+	gen_stop(g, sv->cfg->stop_signal, sv->cfg->stop_group,
+	    sv->cfg->stop_timeout_ns, now);
 }
 
 /* The stop signal to every generation not yet told; a check is killed. */
@@ -74,25 +236,64 @@ cycle_stop_everything(struct supervisor *sv)
 	int64_t now = clock_now();
 	size_t i;
 
+	sweep_orphans(sv);
 	for (i = 0; i < MAX_GENERATIONS; i++)
 		if (sv->gens[i].id != 0)
-			gen_stop(&sv->gens[i], sv->cfg->stop_signal,
-			    sv->cfg->stop_timeout_ns, now);
-	if (sv->check_pid > 0 && kill(-sv->check_pid, SIGKILL) == -1)
-		log_warn("kill check command (pgid %ld)", (long)sv->check_pid);
+			cycle_stop_gen(sv, &sv->gens[i], now);
+	if (sv->check_pid > 0)
+		kill_group(sv->check_pid, SIGKILL);
+	sweep_stop_strays(sv);
 }
 
 /* Stop what is left and leave with this status once all of it is gone. */
 static void
 cycle_begin_exit(struct supervisor *sv, int status)
 {
-	sv->exiting = true;
-	sv->reload_pending = false;
-	if (!sv->have_exit_status) {
-		sv->have_exit_status = true;
-		sv->exit_status = status;
-	}
+	cycle_end_with(sv, status);
+	cycle_refuse_reloads(sv, "graceful-run is stopping");
+	cycle_set_state(sv, WRAPPER_EXITING);
 	cycle_stop_everything(sv);
+}
+
+/* Nothing serves and nothing starts: restart later, or leave. */
+static void
+cycle_none_serving(struct supervisor *sv, int status)
+{
+	int64_t delay = sv->restart_delay_ns;
+	char why[80];
+
+	sv->has_dead = true;
+	sv->dead_status = status;
+	if (!sv->cfg->restart) {
+		cycle_begin_exit(sv, status);
+		return;
+	}
+	snprintf(why, sizeof(why), "no generation serving: restarting in "
+	    "%.2fs", clock_seconds(delay));
+	cycle_refuse_reloads(sv, why);
+	cycle_set_state(sv, WRAPPER_BACKOFF);
+	sv->restart_at_ns = clock_now() + delay;
+	sv->restart_delay_ns = delay * 2 > sv->cfg->restart_max_delay_ns ?
+	    sv->cfg->restart_max_delay_ns : delay * 2;
+	log_warnx("%s (then %.2fs if it fails again)", why,
+	    clock_seconds(sv->restart_delay_ns));
+	sdnotify("STATUS=%s", why);
+}
+
+/* --- spawning ---------------------------------------------------------- */
+
+static void cycle_reload_failed(struct supervisor *, const char *, ...)
+    PRINTFLIKE(2, 3);
+
+static void
+cycle_spawn_failed(struct supervisor *sv, const char *why, int status)
+{
+	if (sv->state == WRAPPER_RELOADING) {
+		cycle_reload_failed(sv, "%s", why);
+		return;
+	}
+	/* Not a reload: the line that said why (exec ...: ...) is enough. */
+	cycle_none_serving(sv, status);
 }
 
 static void
@@ -101,23 +302,22 @@ cycle_spawn(struct supervisor *sv)
 	struct spawn_context ctx = { sv->cfg->argv, sv->listeners,
 	    &sv->cfg->ready };
 	struct generation *g = cycle_free_slot(sv);
-	unsigned id = ++sv->next_id;
 	char why[128];
+	unsigned id;
 	int status;
 
 	if (g == NULL) {
-		snprintf(why, sizeof(why), "%d generations still draining",
-		    MAX_GENERATIONS);
-		cycle_reload_failed(sv, why);
+		snprintf(why, sizeof(why), "too many generations still "
+		    "draining (%d at once at most)", MAX_GENERATIONS);
+		if (sv->state != WRAPPER_RELOADING)
+			log_warnx("%s", why);
+		cycle_spawn_failed(sv, why, EXIT_OWN_FAILURE);
 		return;
 	}
+	id = sv->next_id = gen_next_id(sv->next_id);
 	if (gen_spawn(g, id, &ctx, &status) == -1) {
-		if (supervise_current(sv) == NULL) {
-			cycle_begin_exit(sv, status);
-			return;
-		}
 		snprintf(why, sizeof(why), "generation %u could not start", id);
-		cycle_reload_failed(sv, why);
+		cycle_spawn_failed(sv, why, status);
 		return;
 	}
 	ready_arm(g, &sv->cfg->ready, g->started_ns);
@@ -127,144 +327,242 @@ cycle_spawn(struct supervisor *sv)
 void
 cycle_start(struct supervisor *sv)
 {
+	sv->restart_delay_ns = sv->cfg->restart_delay_ns;
 	sv->reload_started_ns = clock_now();
+	cycle_set_state(sv, WRAPPER_STARTING);
 	cycle_spawn(sv);
 }
 
-void
-cycle_reload(struct supervisor *sv)
-{
-	struct childenv_input in = { .ready_fd = -1 };
-	struct childenv env;
-	struct timespec ts;
-
-	if (sv->stopping || sv->exiting) {
-		log_info("reload ignored: stopping");
-		return;
-	}
-	if (sv->check_pid > 0 || supervise_starting(sv) != NULL) {
-		sv->reload_pending = true;
-		log_info("reload requested during a reload: it runs next");
-		return;
-	}
-	sv->reload_started_ns = clock_now();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
-	    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-	if (sv->cfg->check == NULL) {
-		log_info("reload: starting generation %u", sv->next_id + 1);
-		cycle_spawn(sv);
-		return;
-	}
-	log_info("reload: running the check command");
-	if (childenv_build(&env, &in) == -1) {
-		cycle_reload_failed(sv, "no memory for the check command");
-		return;
-	}
-	sv->check_pid = spawn_shell(sv->cfg->check, &env);
-	sv->check_deadline_ns = clock_now() + sv->cfg->ready.timeout_ns;
-	sv->check_timed_out = false;
-	childenv_free(&env);
-	if (sv->check_pid == -1) {
-		sv->check_pid = 0;
-		cycle_reload_failed(sv, "the check command could not start");
-	}
-}
-
-void
-cycle_check_exited(struct supervisor *sv, int status)
-{
-	char why[96];
-
-	sv->check_pid = 0;
-	sv->check_deadline_ns = 0;
-	if (sv->stopping || sv->exiting)
-		return;
-	if (status == 0 && !sv->check_timed_out) {
-		cycle_spawn(sv);
-		return;
-	}
-	if (sv->check_timed_out)
-		snprintf(why, sizeof(why), "check command not done within "
-		    "%.2fs", clock_seconds(sv->cfg->ready.timeout_ns));
-	else
-		snprintf(why, sizeof(why), "check command exited with "
-		    "status %d", status);
-	cycle_reload_failed(sv, why);
-}
-
-/* A hung check must not hold every later reload back. */
-void
-cycle_check_overdue(struct supervisor *sv)
-{
-	sv->check_deadline_ns = 0;
-	sv->check_timed_out = true;
-	if (kill(-sv->check_pid, SIGKILL) == -1)
-		log_warn("kill check command (pgid %ld)", (long)sv->check_pid);
-}
+/* --- reloading --------------------------------------------------------- */
 
 static void
-cycle_reload_finished(struct supervisor *sv)
+cycle_describe_serving(struct supervisor *sv, char *out, size_t len)
 {
-	if (supervise_current(sv) == NULL && supervise_starting(sv) == NULL &&
-	    sv->check_pid == 0 && sv->have_dead_status) {
-		cycle_begin_exit(sv, sv->dead_status);
+	struct generation *cur = cycle_current(sv);
+
+	if (cur != NULL)
+		snprintf(out, len, "generation %u still serving", cur->id);
+	else
+		snprintf(out, len, "no generation serving");
+}
+
+/* The reload under way is over, well or not. */
+static void
+cycle_reload_over(struct supervisor *sv)
+{
+	sv->reload_open = false;
+	if (cycle_current(sv) == NULL) {
+		cycle_none_serving(sv, sv->dead_status);
 		return;
 	}
+	cycle_set_state(sv, WRAPPER_SERVING);
 	if (sv->reload_pending) {
 		sv->reload_pending = false;
 		cycle_reload(sv);
 	}
 }
 
-void
-cycle_ready(struct supervisor *sv, struct generation *g)
+static void
+cycle_reload_failed(struct supervisor *sv, const char *fmt, ...)
 {
-	int64_t now = clock_now();
+	const struct reload_outcome *o;
+	char why[160], serving[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	cycle_describe_serving(sv, serving, sizeof(serving));
+	cycle_record(sv, sv->reload_seq, false, 0, "reload failed: %s; %s",
+	    why, serving);
+	o = cycle_outcome(sv, sv->reload_seq);
+	log_warnx("%s", o->text);
+	sdnotify("READY=1\nSTATUS=%s", o->text);
+	cycle_reload_over(sv);
+}
+
+static void
+cycle_run_check(struct supervisor *sv)
+{
+	struct childenv_input in = { .ready_fd = -1 };
+	struct childenv env;
+	pid_t pid;
+
+	log_info("reload: running the check command");
+	if (childenv_build(&env, &in) == -1) {
+		cycle_reload_failed(sv, "no memory for the check command");
+		return;
+	}
+	pid = spawn_shell(sv->cfg->check, &env);
+	childenv_free(&env);
+	if (pid == -1) {
+		cycle_reload_failed(sv, "the check command could not start");
+		return;
+	}
+	sv->check_pid = pid;
+	sv->check_deadline_ns = clock_now() + sv->cfg->ready.timeout_ns;
+	sv->check_timed_out = false;
+}
+
+static unsigned
+cycle_begin_reload(struct supervisor *sv)
+{
+	sv->reload_seq++;
+	sv->reload_open = true;
+	sv->reload_started_ns = clock_now();
+	sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
+	    (long long)(sv->reload_started_ns / 1000));
+	return sv->reload_seq;
+}
+
+/* A reload is asked for: the number of the reload that will answer it. */
+unsigned
+cycle_reload(struct supervisor *sv)
+{
+	unsigned ticket;
+
+	switch (sv->state) {
+	case WRAPPER_STOPPING:
+	case WRAPPER_EXITING:
+		log_info("reload ignored: stopping");
+		ticket = ++sv->reload_seq;
+		cycle_record(sv, ticket, false, 0,
+		    "reload failed: graceful-run is stopping");
+		return ticket;
+	case WRAPPER_STARTING:
+	case WRAPPER_RELOADING:
+		sv->reload_pending = true;
+		log_info("reload requested during a reload: it runs next");
+		return sv->reload_seq + 1;
+	case WRAPPER_BACKOFF:
+		ticket = cycle_begin_reload(sv);
+		log_info("reload: restarting now instead of after the backoff");
+		sv->restart_at_ns = 0;
+		cycle_set_state(sv, WRAPPER_STARTING);
+		cycle_spawn(sv);
+		return ticket;
+	case WRAPPER_SERVING:
+		break;
+	}
+	ticket = cycle_begin_reload(sv);
+	cycle_set_state(sv, WRAPPER_RELOADING);
+	if (sv->cfg->check != NULL)
+		cycle_run_check(sv);
+	else {
+		log_info("reload: starting generation %u",
+		    gen_next_id(sv->next_id));
+		cycle_spawn(sv);
+	}
+	return ticket;
+}
+
+static void
+cycle_check_exited(struct supervisor *sv, int status)
+{
+	sv->check_pid = 0;
+	sv->check_deadline_ns = 0;
+	if (sv->state != WRAPPER_RELOADING)
+		return;
+	if (status == 0 && !sv->check_timed_out)
+		cycle_spawn(sv);
+	else if (sv->check_timed_out)
+		cycle_reload_failed(sv, "check command not done within %.2fs",
+		    clock_seconds(sv->cfg->ready.timeout_ns));
+	else
+		cycle_reload_failed(sv, "check command exited with status %d",
+		    status);
+}
+
+/* A hung check must not hold every later reload back. */
+static void
+cycle_check_overdue(struct supervisor *sv)
+{
+	sv->check_deadline_ns = 0;
+	/* Done just in time: its exit is on its way to the loop. */
+	if (spawn_has_exited(sv->check_pid))
+		return;
+	sv->check_timed_out = true;
+	kill_group(sv->check_pid, SIGKILL);
+}
+
+/* --- a generation's events -------------------------------------------- */
+
+static void
+cycle_drain_older(struct supervisor *sv, struct generation *g, int64_t now)
+{
 	struct generation *old;
 	size_t i;
 
-	if (sv->stopping || sv->exiting || g->state != GEN_STARTING)
-		return;
-	g->state = GEN_READY;
-	g->ready_ns = now;
-	g->timer_ns = 0;
-	sv->have_dead_status = false;
-	log_info("generation %u (pid %ld) ready in %.2fs (%s)", g->id,
-	    (long)g->pid, clock_seconds(now - g->started_ns), ready_how(g));
 	for (i = 0; i < MAX_GENERATIONS; i++) {
 		old = &sv->gens[i];
 		if (old->id == 0 || old->state != GEN_READY || old == g)
 			continue;
 		old->state = GEN_DRAINING;
-		gen_stop(old, sv->cfg->stop_signal, sv->cfg->stop_timeout_ns,
-		    now);
+		cycle_stop_gen(sv, old, now);
 		log_info("generation %u (pid %ld) stopping (SIG%s)", old->id,
 		    (long)old->pid, parse_signame(sv->cfg->stop_signal));
 		log_debug("generation %u: stop signal sent %.3fms after the "
 		    "ready event was read", old->id,
 		    (double)(clock_now() - sv->event_ns) / NSEC_PER_MSEC);
 	}
-	sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in %.2fs",
-	    g->id, (long)g->pid, clock_seconds(now - sv->reload_started_ns));
-	cycle_reload_finished(sv);
 }
 
-void
-cycle_not_ready(struct supervisor *sv, struct generation *g, const char *why)
+static void
+cycle_ready(struct supervisor *sv, struct generation *g)
 {
-	char msg[160];
+	int64_t now = clock_now();
+	double secs = clock_seconds(now - g->started_ns);
 
-	g->state = GEN_DRAINING;
-	gen_stop(g, SIGKILL, sv->cfg->stop_timeout_ns, clock_now());
-	snprintf(msg, sizeof(msg), "generation %u (pid %ld) %s", g->id,
-	    (long)g->pid, why);
-	if (supervise_current(sv) == NULL && !sv->have_dead_status) {
-		log_warnx("%s; killed", msg);
-		cycle_begin_exit(sv, 128 + SIGKILL);
+	if (cycle_leaving(sv) || g->state != GEN_STARTING || g->signalled ||
+	    g->killed)
+		return;
+	if (g->awaiting_daemon) {
+		g->ready_seen = true;
 		return;
 	}
-	cycle_reload_failed(sv, msg);
+	/* A main process that died is not ready: its exit is on its way. */
+	if (!gen_alive(g))
+		return;
+	/* --takeover: serving on a socket of its own is no start. */
+	if (!takeover_loaded(g->pid)) {
+		cycle_not_ready(sv, g, "runs without the --takeover library "
+		    "(statically linked?)");
+		return;
+	}
+	g->state = GEN_READY;
+	g->ready_ns = now;
+	g->timer_ns = 0;
+	sv->has_dead = false;
+	log_info("generation %u (pid %ld) ready in %.2fs (%s)", g->id,
+	    (long)g->pid, secs, ready_how(g));
+	cycle_drain_older(sv, g, now);
+	/* STATUS= says how the last reload went, as a control client hears. */
+	if (sv->reload_open) {
+		cycle_record(sv, sv->reload_seq, true, g->id,
+		    "reload: generation %u (pid %ld) ready in %.2fs", g->id,
+		    (long)g->pid, clock_seconds(now - sv->reload_started_ns));
+		sdnotify("READY=1\nSTATUS=%s",
+		    cycle_outcome(sv, sv->reload_seq)->text);
+	} else
+		sdnotify("READY=1\nSTATUS=generation %u (pid %ld) ready in "
+		    "%.2fs", g->id, (long)g->pid, secs);
+	cycle_reload_over(sv);
+}
+
+static void
+cycle_not_ready(struct supervisor *sv, struct generation *g, const char *why)
+{
+	g->state = GEN_DRAINING;
+	sweep_orphans(sv);
+	gen_kill(g);
+	if (sv->state == WRAPPER_RELOADING) {
+		cycle_reload_failed(sv, "generation %u (pid %ld) %s", g->id,
+		    (long)g->pid, why);
+		return;
+	}
+	log_warnx("generation %u (pid %ld) %s; killed", g->id, (long)g->pid,
+	    why);
+	cycle_none_serving(sv, 128 + SIGKILL);
 }
 
 static void
@@ -273,48 +571,49 @@ cycle_log_exit(struct supervisor *sv, struct generation *g, const char *what)
 	if (g->status == 0)
 		log_info("generation %u (pid %ld) exited 0%s", g->id,
 		    (long)g->pid, what);
-	else if (g->signalled && g->status == 128 + sv->cfg->stop_signal)
+	else if (g->signalled && g->status == 128 + g->stop_signal)
 		log_info("generation %u (pid %ld) exited on SIG%s%s", g->id,
-		    (long)g->pid, parse_signame(sv->cfg->stop_signal), what);
+		    (long)g->pid, parse_signame(g->stop_signal), what);
 	else
 		log_warnx("generation %u (pid %ld) exited with status %d%s",
 		    g->id, (long)g->pid, g->status, what);
+	(void)sv;
 }
 
 static void
 cycle_starting_exited(struct supervisor *sv, struct generation *g)
 {
-	char why[128];
-
 	g->state = GEN_DRAINING;
-	gen_stop(g, SIGKILL, sv->cfg->stop_timeout_ns, clock_now());
-	if (supervise_current(sv) == NULL && !sv->have_dead_status) {
-		cycle_log_exit(sv, g, " before it was ready");
-		cycle_begin_exit(sv, g->status);
+	gen_kill(g);
+	if (sv->state == WRAPPER_RELOADING) {
+		cycle_reload_failed(sv, "generation %u exited with status %d "
+		    "before it was ready", g->id, g->status);
 		return;
 	}
-	snprintf(why, sizeof(why), "generation %u exited with status %d "
-	    "before it was ready", g->id, g->status);
-	cycle_reload_failed(sv, why);
+	cycle_log_exit(sv, g, " before it was ready");
+	cycle_none_serving(sv, g->status);
 }
 
 /* The current generation died by itself. */
 static void
 cycle_current_exited(struct supervisor *sv, struct generation *g)
 {
-	struct generation *next = supervise_starting(sv);
+	int64_t now = clock_now();
 
 	g->state = GEN_DRAINING;
 	cycle_log_exit(sv, g, "");
-	gen_stop(g, sv->cfg->stop_signal, sv->cfg->stop_timeout_ns, clock_now());
-	if (next == NULL && sv->check_pid == 0) {
-		cycle_begin_exit(sv, g->status);
+	cycle_stop_gen(sv, g, now);
+	/* One that served long enough starts the backoff afresh. */
+	if (now - g->ready_ns >= sv->cfg->restart_max_delay_ns)
+		sv->restart_delay_ns = sv->cfg->restart_delay_ns;
+	if (sv->state == WRAPPER_RELOADING) {
+		sv->has_dead = true;
+		sv->dead_status = g->status;
+		log_warnx("no generation serving until the reload under way "
+		    "is done");
 		return;
 	}
-	/* A reload under way may still bring a replacement. */
-	sv->have_dead_status = true;
-	sv->dead_status = g->status;
-	log_warnx("no generation serving until the reload under way is done");
+	cycle_none_serving(sv, g->status);
 }
 
 /* Reload time: from the reload request until no older leader is left. */
@@ -331,19 +630,21 @@ cycle_log_reload_done(struct supervisor *sv, int64_t now)
 	    (double)(now - sv->reload_started_ns) / NSEC_PER_MSEC);
 }
 
-void
-cycle_exited(struct supervisor *sv, struct generation *g)
+static void
+cycle_main_exited(struct supervisor *sv, struct generation *g, int status)
 {
 	int64_t now = clock_now();
 	char what[64];
 
-	if (sv->stopping || sv->exiting) {
+	sweep_orphans(sv);
+	if (forking_exited(sv, g, status))
+		return;
+	g->exited = true;
+	g->status = status;
+	gen_stop_rest(g);
+	cycle_end_gen_exited(sv, g);
+	if (cycle_leaving(sv) || sv->state == WRAPPER_BACKOFF) {
 		cycle_log_exit(sv, g, "");
-		if (g->id == sv->status_generation && !sv->have_exit_status) {
-			sv->have_exit_status = true;
-			sv->exit_status = g->status == 128 + sv->cfg->stop_signal ?
-			    0 : g->status;
-		}
 		return;
 	}
 	switch (g->state) {
@@ -362,36 +663,100 @@ cycle_exited(struct supervisor *sv, struct generation *g)
 	}
 }
 
+/* The daemon a --forking generation left is found: it is the main one. */
 void
-cycle_kill_due(struct supervisor *sv, struct generation *g)
+cycle_daemon_found(struct supervisor *sv, struct generation *g)
 {
-	log_warnx("generation %u (pid %ld) still running %.2fs after SIG%s; "
-	    "sending SIGKILL", g->id, (long)g->pid,
-	    clock_seconds(sv->cfg->stop_timeout_ns),
-	    parse_signame(sv->cfg->stop_signal));
-	g->kill_ns = 0;
-	gen_signal(g, SIGKILL);
+	if (g->ready_seen) {
+		g->ready_seen = false;
+		cycle_ready(sv, g);
+	}
 }
+
+void
+cycle_channel(struct supervisor *sv, struct generation *g, int fd)
+{
+	enum ready_verdict v;
+
+	if (g->id == 0)
+		return;
+	if (fd == g->ready_fd)
+		v = ready_on_pipe(g);
+	else if (fd == g->notify_fd)
+		v = ready_on_notify(g);
+	else
+		return;
+	if (v == READY_YES)
+		cycle_ready(sv, g);
+}
+
+void
+cycle_reaped(struct supervisor *sv, pid_t pid, int status)
+{
+	struct generation *g;
+	size_t i;
+
+	if (pid == sv->check_pid) {
+		cycle_check_exited(sv, status);
+		return;
+	}
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		g = &sv->gens[i];
+		if (g->id == 0)
+			continue;
+		if (g->pid == pid && !g->exited) {
+			cycle_main_exited(sv, g, status);
+			return;
+		}
+		if (g->probe_pid == pid) {
+			if (ready_on_probe_exit(g, status, clock_now()) ==
+			    READY_YES)
+				cycle_ready(sv, g);
+			return;
+		}
+	}
+	if (!sweep_reaped(sv, pid))
+		log_debug("reaped pid %ld (status %d)", (long)pid, status);
+}
+
+/* After children were reaped: find orphans, free what is gone. */
+void
+cycle_sweep(struct supervisor *sv)
+{
+	struct generation *g;
+	size_t i;
+
+	sweep_orphans(sv);
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		g = &sv->gens[i];
+		if (g->id == 0 || !g->exited || g->probe_pid != 0 ||
+		    gen_has_members(g))
+			continue;
+		log_debug("generation %u (pid %ld) gone", g->id, (long)g->pid);
+		gen_close_channels(g);
+		memset(g, 0, sizeof(*g));
+	}
+}
+
+/* --- stop requests and deadlines ------------------------------------- */
 
 static void
 cycle_kill_everything(struct supervisor *sv)
 {
 	size_t i;
 
-	for (i = 0; i < MAX_GENERATIONS; i++) {
-		if (sv->gens[i].id == 0)
-			continue;
-		sv->gens[i].kill_ns = 0;
-		gen_signal(&sv->gens[i], SIGKILL);
-	}
+	sweep_orphans(sv);
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0)
+			gen_kill(&sv->gens[i]);
 }
 
 void
 cycle_stop(struct supervisor *sv, int signo)
 {
-	struct generation *g = supervise_current(sv);
+	struct generation *g;
 
-	if (sv->stopping) {
+	if (sv->state == WRAPPER_STOPPING) {
 		if (signo == SIGTERM || signo == SIGINT) {
 			log_warnx("second SIG%s: killing every generation",
 			    parse_signame(signo));
@@ -399,17 +764,119 @@ cycle_stop(struct supervisor *sv, int signo)
 		}
 		return;
 	}
-	sv->stopping = true;
-	sv->reload_pending = false;
-	if (g == NULL)
-		g = supervise_starting(sv);
-	if (sv->have_dead_status && !sv->have_exit_status) {
-		sv->have_exit_status = true;
-		sv->exit_status = sv->dead_status;
-	} else if (g != NULL && !sv->have_exit_status)
-		sv->status_generation = g->id;
+	if (sv->has_dead)
+		cycle_end_with(sv, sv->dead_status);
+	else if ((g = cycle_current(sv)) != NULL ||
+	    (g = cycle_starting(sv)) != NULL)
+		cycle_end_on_exit_of(sv, g);
+	cycle_refuse_reloads(sv, "graceful-run is stopping");
+	cycle_set_state(sv, WRAPPER_STOPPING);
+	sv->restart_at_ns = 0;
 	sdnotify("STOPPING=1\nSTATUS=stopping");
 	log_info("SIG%s: stopping every generation with SIG%s",
 	    parse_signame(signo), parse_signame(sv->cfg->stop_signal));
 	cycle_stop_everything(sv);
+}
+
+static void
+cycle_kill_due(struct supervisor *sv, struct generation *g)
+{
+	log_warnx("generation %u (pid %ld) still running %.2fs after SIG%s; "
+	    "sending SIGKILL", g->id, (long)g->pid,
+	    clock_seconds(sv->cfg->stop_timeout_ns),
+	    parse_signame(g->stop_signal));
+	sweep_orphans(sv);
+	gen_kill(g);
+}
+
+static void
+cycle_starting_timers(struct supervisor *sv, struct generation *g,
+    int64_t now)
+{
+	enum ready_verdict v;
+	char why[64];
+
+	if (g->state != GEN_STARTING || g->signalled || g->killed)
+		return;
+	/* What it said while the wrapper could not listen counts first. */
+	if (now >= g->ready_deadline_ns) {
+		if (g->ready_fd != -1)
+			cycle_channel(sv, g, g->ready_fd);
+		if (g->notify_fd != -1 && g->state == GEN_STARTING)
+			cycle_channel(sv, g, g->notify_fd);
+		if (g->state != GEN_STARTING)
+			return;
+	}
+	v = ready_on_timer(g, &sv->cfg->ready, now);
+	if (v == READY_YES)
+		cycle_ready(sv, g);
+	else if (v == READY_FAILED) {
+		snprintf(why, sizeof(why), "not ready within %.2fs",
+		    clock_seconds(sv->cfg->ready.timeout_ns));
+		cycle_not_ready(sv, g, why);
+	}
+}
+
+void
+cycle_timers(struct supervisor *sv, int64_t now)
+{
+	struct generation *g;
+	size_t i;
+
+	if (sv->check_deadline_ns != 0 && now >= sv->check_deadline_ns)
+		cycle_check_overdue(sv);
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		g = &sv->gens[i];
+		if (g->id == 0)
+			continue;
+		if (g->kill_ns != 0 && now >= g->kill_ns)
+			cycle_kill_due(sv, g);
+		if (g->pidfile_ns != 0 && now >= g->pidfile_ns)
+			forking_retry(sv, g);
+		cycle_starting_timers(sv, g, now);
+	}
+	if (sv->state == WRAPPER_BACKOFF && now >= sv->restart_at_ns) {
+		sv->restart_at_ns = 0;
+		sv->restarts++;
+		log_info("restart %u", sv->restarts);
+		cycle_set_state(sv, WRAPPER_STARTING);
+		cycle_spawn(sv);
+	}
+	sweep_timers(sv, now);
+}
+
+int64_t
+cycle_deadline(struct supervisor *sv)
+{
+	int64_t at = sv->check_deadline_ns;
+	struct generation *g;
+	size_t i;
+
+	for (i = 0; i < MAX_GENERATIONS; i++) {
+		g = &sv->gens[i];
+		if (g->id == 0)
+			continue;
+		at = clock_earliest(at, g->kill_ns);
+		at = clock_earliest(at, g->pidfile_ns);
+		if (g->state == GEN_STARTING && !g->signalled && !g->killed) {
+			at = clock_earliest(at, g->timer_ns);
+			at = clock_earliest(at, g->ready_deadline_ns);
+		}
+	}
+	if (sv->state == WRAPPER_BACKOFF)
+		at = clock_earliest(at, sv->restart_at_ns);
+	return clock_earliest(at, sv->strays_kill_ns);
+}
+
+bool
+cycle_done(const struct supervisor *sv)
+{
+	size_t i;
+
+	if (!cycle_leaving(sv) || sv->check_pid > 0 || sv->nstrays > 0)
+		return false;
+	for (i = 0; i < MAX_GENERATIONS; i++)
+		if (sv->gens[i].id != 0)
+			return false;
+	return true;
 }

@@ -1,6 +1,10 @@
 /*
- * One generation: a started copy of the command, its process group, and
- * its readiness channels.
+ * One generation: a started copy of the command, its process group, the
+ * orphans it left to graceful-run, and its readiness channels. Stopping is
+ * systemd's KillMode=mixed, improved: the stop signal goes to the main
+ * process alone (a prefork master winds its own workers down); once the
+ * main process has exited, whatever is left of the generation gets it too;
+ * SIGKILL for all that remains at the stop timeout.
  */
 #include "config.h"
 
@@ -11,6 +15,13 @@
 #include <unistd.h>
 
 #include "graceful-run.h"
+
+/* 0 is the free-slot marker, so numbering skips it when it wraps. */
+unsigned
+gen_next_id(unsigned last)
+{
+	return last == UINT32_MAX ? 1 : last + 1;
+}
 
 static int
 gen_open_channels(struct generation *g, int *pipe_write)
@@ -29,7 +40,7 @@ gen_open_channels(struct generation *g, int *pipe_write)
 	}
 	g->ready_fd = p[0];
 	*pipe_write = p[1];
-	/* Without a notify socket (said by notify.c), the pipe alone. */
+	/* Without a notify socket (no writable directory) the pipe serves. */
 	g->notify_fd = notify_open(g->id, g->notify_path,
 	    sizeof(g->notify_path));
 	return 0;
@@ -60,7 +71,8 @@ gen_spawn(struct generation *g, unsigned id, const struct spawn_context *ctx,
 			goto fail;
 		fds[nfds] = pipe_write;
 		in.ready_fd = FIRST_LISTEN_FD + (int)nfds++;
-		in.notify_path = g->notify_fd != -1 ? g->notify_path : NULL;
+		if (g->notify_fd != -1)
+			in.notify_path = g->notify_path;
 	}
 	if (childenv_build(&env, &in) == -1) {
 		log_warn("environment of generation %u", id);
@@ -77,6 +89,7 @@ gen_spawn(struct generation *g, unsigned id, const struct spawn_context *ctx,
 	}
 	if (pipe_write != -1)
 		close(pipe_write);
+	g->pgid = g->pid;
 	g->state = GEN_STARTING;
 	g->started_ns = clock_now();
 	return 0;
@@ -85,37 +98,131 @@ fail:
 		close(pipe_write);
 	gen_close_channels(g);
 	g->id = 0;
+	g->pid = 0;
 	return -1;
 }
 
-/* To the whole process group: helpers the command forked go too. */
-void
-gen_signal(struct generation *g, int signo)
+/* An orphan that leads its own group takes that group along. */
+static void
+gen_signal_orphans(struct generation *g, int signo)
 {
-	if (kill(-g->pid, signo) == -1 && errno != ESRCH)
-		log_warn("kill generation %u (pgid %ld)", g->id, (long)g->pid);
+	pid_t ppid, pgrp;
+	size_t i;
+
+	for (i = 0; i < g->norphans; i++) {
+		if (orphans_stat(g->orphans[i], &ppid, &pgrp) == 0 &&
+		    pgrp == g->orphans[i] && pgrp != g->pgid)
+			kill_group(pgrp, signo);
+		kill_pid(g->orphans[i], signo);
+	}
 }
 
-void
-gen_stop(struct generation *g, int signo, int64_t timeout_ns, int64_t now)
+/* Everything of the generation: its group, its orphans, its main process. */
+static void
+gen_signal_all(struct generation *g, int signo)
 {
-	if (g->signalled)
+	if (kill_group_alive(g->pgid))
+		kill_group(g->pgid, signo);
+	if (!g->exited && g->pid != g->pgid)
+		kill_pid(g->pid, signo);
+	gen_signal_orphans(g, signo);
+}
+
+/*
+ * The first stop signal: to the main process, or with --stop-group (or
+ * once the main process is gone) to everything at once.
+ */
+void
+gen_stop(struct generation *g, int signo, bool whole, int64_t timeout_ns,
+    int64_t now)
+{
+	if (g->signalled || g->killed)
 		return;
 	g->signalled = true;
+	g->stop_signal = signo;
 	g->stop_ns = now;
 	g->kill_ns = now + timeout_ns;
 	g->timer_ns = 0;
-	if (g->probe_pid > 0 && kill(-g->probe_pid, SIGKILL) == -1 &&
-	    errno != ESRCH)
-		log_warn("kill ready command of generation %u", g->id);
-	gen_signal(g, signo);
+	if (g->probe_pid > 0)
+		kill_group(g->probe_pid, SIGKILL);
+	if (whole || g->exited) {
+		g->rest_signalled = true;
+		gen_signal_all(g, signo);
+	} else
+		kill_pid(g->pid, signo);
 }
 
-/* Whether anything of its process group, the leader included, is left. */
+/* The main process is gone: what it left behind gets the stop signal. */
+void
+gen_stop_rest(struct generation *g)
+{
+	if (!g->signalled || g->rest_signalled || g->killed)
+		return;
+	g->rest_signalled = true;
+	gen_signal_all(g, g->stop_signal);
+}
+
+void
+gen_kill(struct generation *g)
+{
+	if (g->probe_pid > 0)
+		kill_group(g->probe_pid, SIGKILL);
+	g->killed = true;
+	g->kill_ns = 0;
+	g->timer_ns = 0;
+	gen_signal_all(g, SIGKILL);
+}
+
+/* Alive and not a zombie: an exit whose SIGCHLD is not read yet counts. */
+bool
+gen_alive(const struct generation *g)
+{
+	return !g->exited && !spawn_has_exited(g->pid);
+}
+
+/* Whether anything of it is left: main process, group, orphans. */
 bool
 gen_has_members(const struct generation *g)
 {
-	return kill(-g->pid, 0) == 0 || errno == EPERM;
+	return !g->exited || g->norphans > 0 || kill_group_alive(g->pgid);
+}
+
+/* An orphan of this generation, reparented to graceful-run. */
+bool
+gen_adopt(struct generation *g, pid_t pid)
+{
+	if (g->norphans == GEN_ORPHANS_MAX)
+		return false;
+	g->orphans[g->norphans++] = pid;
+	if (g->killed)
+		kill_pid(pid, SIGKILL);
+	else if (g->rest_signalled)
+		kill_pid(pid, g->stop_signal);
+	return true;
+}
+
+bool
+gen_owns_orphan(const struct generation *g, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < g->norphans; i++)
+		if (g->orphans[i] == pid)
+			return true;
+	return false;
+}
+
+void
+gen_forget_orphan(struct generation *g, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < g->norphans; i++) {
+		if (g->orphans[i] != pid)
+			continue;
+		g->orphans[i] = g->orphans[--g->norphans];
+		return;
+	}
 }
 
 void

@@ -5,6 +5,7 @@
 #define GRACEFUL_RUN_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@ void log_info(const char *, ...) PRINTFLIKE(1, 2);
 void log_debug(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatal(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatalx(const char *, ...) PRINTFLIKE(1, 2);
+void log_on_fatal(void (*)(void));
 #define LOG_LINE_MAX 1024
 /* A bounded, escaped excerpt of user input: "text" or "text"... */
 #define LOG_EXCERPT_MAX 64
@@ -61,7 +63,7 @@ struct listen_spec {
 	enum listen_kind kind;
 	char name[256];		/* empty: derived from the address */
 	char host[256];		/* empty: every interface */
-	uint16_t port;
+	char port[6];		/* the number, normalized: no leading zeros */
 	char path[108];		/* unix; abstract names start with '@' */
 	int backlog;
 	bool reuseport;
@@ -92,7 +94,11 @@ int sockets_bind(const struct listen_spec *, size_t, struct listeners *);
 void sockets_close_inherited(void);
 void sockets_close_passed(void);
 int sockets_adopt(struct listeners *);
+int sockets_adopt_env(struct listeners *, const char *pid_env,
+    const char *fds_env, const char *names_env, pid_t self);
 void sockets_release(struct listeners *);
+struct sockaddr_un;
+bool sockets_unix_stale(const struct sockaddr_un *, socklen_t);
 
 /* childenv.c: the environment a generation, or a helper command, sees. */
 struct childenv {
@@ -132,6 +138,7 @@ pid_t spawn_process(const struct spawn_request *, int *exec_errno);
 pid_t spawn_shell(const char *command, struct childenv *env);
 size_t spawn_fds_needed(size_t nsockets);
 int spawn_exit_status(int wait_status);
+bool spawn_has_exited(pid_t);
 
 /* notify.c: the private NOTIFY_SOCKET of each generation. */
 struct notify_msg {
@@ -170,12 +177,24 @@ enum ready_verdict ready_on_timer(struct generation *, const struct ready_config
 enum ready_verdict ready_on_probe_exit(struct generation *, int status, int64_t now);
 const char *ready_how(const struct generation *);
 
+/* kill.c: every signal graceful-run sends; pids <= 1 are refused. */
+int kill_pid(pid_t pid, int signo);
+int kill_group(pid_t pgid, int signo);
+bool kill_group_alive(pid_t pgid);
+
+/* orphans.c: graceful-run's children under /proc, and whose they are. */
+int orphans_stat(pid_t pid, pid_t *ppid, pid_t *pgrp);
+unsigned orphans_generation(pid_t pid);
+size_t orphans_children(pid_t *out, size_t max);
+
 /* generation.c: one started copy of the command. */
 /* "Gone" is no state: a gone generation's slot is freed (id 0). */
 enum gen_state { GEN_STARTING, GEN_READY, GEN_DRAINING };
+#define GEN_ORPHANS_MAX 32
 struct generation {
 	unsigned id;
-	pid_t pid;		/* also its process group */
+	pid_t pid;		/* its main process: gets the stop signal */
+	pid_t pgid;		/* the process group of its first process */
 	enum gen_state state;
 	int64_t started_ns;
 	int64_t ready_ns;
@@ -190,62 +209,254 @@ struct generation {
 	const char *ready_by;	/* which event made it ready */
 	pid_t probe_pid;
 	int64_t probe_backoff_ns;
-	bool signalled;
-	bool exited;		/* the leader is reaped */
-	int status;		/* the leader's exit status */
+	bool signalled;		/* the stop signal went to the main process */
+	bool rest_signalled;	/* ... and to everything else of it */
+	bool killed;		/* SIGKILL went to all of it */
+	int stop_signal;
+	bool exited;		/* the main process is reaped */
+	int status;		/* the main process's exit status */
+	bool awaiting_daemon;	/* --forking: its main process exited 0 */
+	bool ready_seen;	/* ... and it said it was ready meanwhile */
+	int64_t pidfile_ns;	/* --forking=PIDFILE: read it again at */
 	char status_text[128];
+	pid_t orphans[GEN_ORPHANS_MAX];	/* reparented to graceful-run */
+	size_t norphans;
 };
 struct spawn_context {
 	char *const *argv;
 	const struct listeners *listeners;
 	const struct ready_config *ready;
 };
+unsigned gen_next_id(unsigned last);
 int gen_spawn(struct generation *, unsigned id, const struct spawn_context *, int *status);
-void gen_signal(struct generation *, int signo);
-void gen_stop(struct generation *, int signo, int64_t timeout_ns, int64_t now);
+void gen_stop(struct generation *, int signo, bool whole, int64_t timeout_ns, int64_t now);
+void gen_stop_rest(struct generation *);
+void gen_kill(struct generation *);
+bool gen_alive(const struct generation *);
 bool gen_has_members(const struct generation *);
+bool gen_adopt(struct generation *, pid_t);
+bool gen_owns_orphan(const struct generation *, pid_t);
+void gen_forget_orphan(struct generation *, pid_t);
 void gen_close_channels(struct generation *);
 
-/* supervise.c and cycle.c: the loop, and the reload state machine. */
+/* cycle.c, sweep.c and supervise.c: the state machine and the loop. */
 struct config {
 	char *const *argv;
 	struct ready_config ready;
 	const char *check;
 	int stop_signal;
 	int64_t stop_timeout_ns;
+	bool stop_group;	/* the stop signal to the whole group at once */
 	int reload_signal;	/* 0: HUP only */
+	bool restart;
+	int64_t restart_delay_ns;
+	int64_t restart_max_delay_ns;
+	bool forking;
+	const char *forking_pidfile;	/* NULL: the process left behind */
 };
+
+/*
+ * The wrapper's own state; cycle.c has the table of what each event does
+ * in each of them.
+ */
+enum wrapper_state {
+	WRAPPER_STARTING,	/* the first generation is not ready yet */
+	WRAPPER_SERVING,	/* a current generation serves, nothing else */
+	WRAPPER_RELOADING,	/* a check or a new generation is under way */
+	WRAPPER_BACKOFF,	/* --restart: waiting to start again */
+	WRAPPER_STOPPING,	/* asked to stop: every generation is told */
+	WRAPPER_EXITING,	/* nothing serves: leave once all is gone */
+};
+
+/* How graceful-run ends; cycle_exit_status() reads it. */
+struct wrapper_end {
+	bool known;		/* status is decided */
+	int status;
+	unsigned gen;		/* else: decided when this generation exits */
+	bool graceful;		/* it was asked to stop */
+};
+
+/* The outcome of one reload, for whoever asked for it. */
+#define RELOAD_OUTCOMES 8
+struct reload_outcome {
+	unsigned seq;		/* 0: empty */
+	bool ok;
+	unsigned gen;
+	double seconds;
+	int64_t ended_ns;
+	char text[256];
+};
+
+/* Processes left to graceful-run that no live generation owns. */
+#define STRAYS_MAX 64
+struct stray {
+	pid_t pid;
+	bool signalled;
+};
+#define CHILDREN_MAX 1024
+
 struct supervisor {
 	const struct config *cfg;
 	const struct listeners *listeners;
+	enum wrapper_state state;
 	struct generation gens[MAX_GENERATIONS];
 	unsigned next_id;
+	/* the reload under way */
 	pid_t check_pid;	/* --check of the reload under way */
 	int64_t check_deadline_ns;	/* killed when not done by then */
 	bool check_timed_out;
-	bool reload_pending;	/* a HUP arrived during a reload */
-	bool stopping;		/* TERM, INT or QUIT arrived */
-	int64_t stop_started_ns;
-	bool exiting;		/* no generation serves; leave when all are gone */
-	bool have_exit_status;
-	int exit_status;
-	unsigned status_generation;	/* whose status a stop exits with */
-	bool have_dead_status;	/* the current died during a reload */
-	int dead_status;
+	bool reload_pending;	/* a reload was asked for during one */
+	unsigned reload_seq;	/* the reload under way, or the last one */
+	bool reload_open;	/* reload_seq has no outcome yet */
 	int64_t reload_started_ns;
+	struct reload_outcome outcomes[RELOAD_OUTCOMES];
+	/* the current generation died and nothing replaced it yet */
+	bool has_dead;
+	int dead_status;
+	/* --restart */
+	int64_t restart_at_ns;
+	int64_t restart_delay_ns;
+	unsigned restarts;
+	struct wrapper_end end;
+	struct stray strays[STRAYS_MAX];
+	size_t nstrays;
+	int64_t strays_kill_ns;	/* SIGKILL for the strays at */
 	int64_t event_ns;	/* when the loop woke for the events at hand */
 };
 int supervise_run(const struct config *, const struct listeners *, int sigfd);
-struct generation *supervise_current(struct supervisor *);
-struct generation *supervise_starting(struct supervisor *);
+void supervise_abort(void);
+
+struct generation *cycle_current(struct supervisor *);
+struct generation *cycle_starting(struct supervisor *);
+struct generation *cycle_find(struct supervisor *, unsigned id);
 void cycle_start(struct supervisor *);
-void cycle_reload(struct supervisor *);
-void cycle_ready(struct supervisor *, struct generation *);
-void cycle_not_ready(struct supervisor *, struct generation *, const char *why);
-void cycle_exited(struct supervisor *, struct generation *);
-void cycle_check_exited(struct supervisor *, int status);
-void cycle_check_overdue(struct supervisor *);
-void cycle_kill_due(struct supervisor *, struct generation *);
+unsigned cycle_reload(struct supervisor *);
 void cycle_stop(struct supervisor *, int signo);
+void cycle_channel(struct supervisor *, struct generation *, int fd);
+void cycle_reaped(struct supervisor *, pid_t pid, int status);
+void cycle_sweep(struct supervisor *);
+void cycle_timers(struct supervisor *, int64_t now);
+int64_t cycle_deadline(struct supervisor *);
+bool cycle_done(const struct supervisor *);
+int cycle_exit_status(const struct supervisor *);
+const struct reload_outcome *cycle_outcome(const struct supervisor *, unsigned seq);
+const char *cycle_state_name(enum wrapper_state);
+void cycle_daemon_found(struct supervisor *, struct generation *);
+
+/* forking.c: --forking, the daemon a generation leaves is its main process. */
+bool forking_exited(struct supervisor *, struct generation *, int status);
+void forking_retry(struct supervisor *, struct generation *);
+
+/*
+ * sweep.c: graceful-run's children that are no generation's main process:
+ * orphans go to the generation they came from; the rest are strays,
+ * stopped when graceful-run leaves (or at once, when their generation is
+ * already gone).
+ */
+void sweep_orphans(struct supervisor *);
+bool sweep_reaped(struct supervisor *, pid_t);
+void sweep_stop_strays(struct supervisor *);
+void sweep_timers(struct supervisor *, int64_t now);
+void sweep_kill_strays(struct supervisor *);
+
+/* control.c: the control socket, -c, and its clients. */
+#define CONTROL_PROTOCOL "graceful-run/1"
+#define CONTROL_REQUEST_MAX 256	/* a request line, newline included */
+#define CONTROL_POLL_MAX (1 + 32)	/* the socket and its clients */
+enum control_verb { CONTROL_RELOAD, CONTROL_STATUS, CONTROL_STOP };
+struct control_request {
+	enum control_verb verb;
+	bool json;
+};
+enum client_phase { CLIENT_FREE, CLIENT_READING, CLIENT_WAITING, CLIENT_WRITING };
+struct control_client {
+	int fd;
+	enum client_phase phase;
+	struct control_request req;
+	unsigned ticket;	/* reload: the seq of the reload that answers it */
+	int64_t deadline_ns;	/* reading or writing: dropped then */
+	char in[CONTROL_REQUEST_MAX];
+	size_t inlen;
+	char *out;		/* the answer, as much as is not sent yet */
+	size_t outlen, outsent;
+	bool final;		/* the final line is queued: close once sent */
+};
+struct pollfd;
+int control_open(const char *path);
+size_t control_pollfds(struct pollfd *, size_t max);
+void control_on_ready(struct supervisor *, const struct pollfd *, size_t n);
+int64_t control_deadline(void);
+void control_timers(int64_t now);
+void control_after_events(struct supervisor *);
+void control_generation_exited(const struct generation *);
+void control_finish(int status);
+void control_unlink(void);
+void control_close(void);
+void control_queue(struct control_client *, const char *, ...)
+    PRINTFLIKE(2, 3);
+void control_answer(struct control_client *, const char *word,
+    const char *text);
+void control_wait(struct control_client *);
+
+/* request.c: the control protocol (described there). */
+int request_parse(const char *line, size_t len, struct control_request *,
+    const char **why);
+void request_handle(struct supervisor *, struct control_client *,
+    const char *line, size_t len);
+void request_progress(struct supervisor *, struct control_client *);
+void request_exit_line(const struct generation *, int64_t now, char *out,
+    size_t len);
+void request_finish(struct control_client *, int status);
+
+/* status.c: the status as text or JSON, for the control socket and file. */
+void status_init(void);
+int status_format(struct supervisor *, bool json, bool live, char **text);
+
+/* statusfile.c: --status-file, the JSON status replaced at every change. */
+int statusfile_init(const char *path);
+void statusfile_update(struct supervisor *);
+void statusfile_remove(void);
+
+/* pidfile.c: -p, the locked pid file. */
+int pidfile_lock(const char *path);
+int pidfile_publish(void);
+void pidfile_cleanup(void);
+
+/* runas.c: the user (-u) and directory (-C) every child starts with. */
+#define RUNAS_GROUPS_MAX 256
+struct runas {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+	char name[256];
+	char home[1024];
+	gid_t groups[RUNAS_GROUPS_MAX];	/* supplementary, gid included */
+	size_t ngroups;
+	const char *dir;	/* -C: NULL to stay where graceful-run is */
+};
+enum runas_stage { RUNAS_STAGE_USER, RUNAS_STAGE_DIR };
+int runas_parse(const char *text, struct runas *, char *why, size_t whylen);
+void runas_configure(const struct runas *, const char *dir);
+const struct runas *runas_user_of_children(void);
+const char *runas_dir(void);
+bool runas_is_child_uid(uid_t);
+int runas_enter(enum runas_stage *);
+/* elfinfo.c: what the dynamic loader would make of an executable. */
+struct elfinfo {
+	bool elf;		/* false: a script or some other file */
+	unsigned char class;	/* ELFCLASS32 or ELFCLASS64 */
+	unsigned char data;	/* byte order */
+	uint16_t machine;
+	bool interp;		/* PT_INTERP: dynamically linked */
+};
+int elfinfo_read(const char *path, struct elfinfo *);
+bool elfinfo_compatible(const struct elfinfo *lib, const struct elfinfo *prog);
+
+/* takeover.c: --takeover, the wrapper's side of the preload library. */
+int takeover_enable(const char *command, bool verbose);
+const char *takeover_library(void);
+bool takeover_verbose(void);
+char *takeover_fds_value(const struct listeners *);
+bool takeover_loaded(pid_t);
 
 #endif

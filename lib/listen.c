@@ -58,7 +58,8 @@ listen_parse_port(const char *text, struct listen_spec *spec, char *why,
 	if (parse_uint(text, 10, 65535, &port) == -1 || port == 0)
 		return fail(why, whylen, "bad port %s (1-65535)",
 		    log_excerpt(&ex, text));
-	spec->port = (uint16_t)port;
+	/* The number, not the text: leading zeros would not fit. */
+	snprintf(spec->port, sizeof(spec->port), "%u", (unsigned)port);
 	return 0;
 }
 
@@ -78,7 +79,11 @@ listen_parse_inet(char *text, struct listen_spec *spec, char *why,
 		*end = '\0';
 		if (end == text + 1)
 			return fail(why, whylen, "%s", "empty IPv6 address");
-		strlcpy(spec->host, text + 1, sizeof(spec->host));
+		if (strlcpy(spec->host, text + 1, sizeof(spec->host)) >=
+		    sizeof(spec->host))
+			return fail(why, whylen, "host name too long (%zu "
+			    "bytes, at most %zu)", strlen(text + 1),
+			    sizeof(spec->host) - 1);
 		return listen_parse_port(end + 2, spec, why, whylen);
 	}
 	colon = strrchr(text, ':');
@@ -190,10 +195,10 @@ listen_default_name(struct listen_spec *spec)
 
 	switch (spec->kind) {
 	case LISTEN_TCP:
-		snprintf(spec->name, sizeof(spec->name), "tcp-%u", spec->port);
+		snprintf(spec->name, sizeof(spec->name), "tcp-%s", spec->port);
 		break;
 	case LISTEN_UDP:
-		snprintf(spec->name, sizeof(spec->name), "udp-%u", spec->port);
+		snprintf(spec->name, sizeof(spec->name), "udp-%s", spec->port);
 		break;
 	case LISTEN_UNIX:
 		base = strrchr(spec->path, '/');

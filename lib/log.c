@@ -19,6 +19,29 @@
 static int verbosity = LOG_NORMAL;
 /* The reader of a non-blocking stderr did not keep up: wait no more. */
 static bool stalled;
+static void (*fatal_cleanup)(void);
+
+/* What fatal() undoes before it exits: children, sockets, files. */
+void
+log_on_fatal(void (*cleanup)(void))
+{
+	fatal_cleanup = cleanup;
+}
+
+static noreturn void
+log_exit_fatal(void)
+{
+	void (*cleanup)(void) = fatal_cleanup;
+
+	/* A fatal error inside the cleanup must not loop. */
+	fatal_cleanup = NULL;
+	if (cleanup != NULL)
+		cleanup();
+	exit(EXIT_OWN_FAILURE);
+}
+
+static void log_emit(const char *, va_list, int) PRINTFLIKE(1, 0);
+static void log_at(int, bool, const char *, va_list) PRINTFLIKE(3, 0);
 
 void
 log_init(int level)
@@ -181,7 +204,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_at(LOG_QUIET, true, fmt, ap);
 	va_end(ap);
-	exit(EXIT_OWN_FAILURE);
+	log_exit_fatal();
 }
 
 void
@@ -192,5 +215,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(fmt, ap, 0);
 	va_end(ap);
-	exit(EXIT_OWN_FAILURE);
+	log_exit_fatal();
 }

@@ -23,6 +23,24 @@
 /* Room left in sun_path for "/" and a generation number. */
 static char notify_dir[sizeof(((struct sockaddr_un *)0)->sun_path) - 12];
 
+/*
+ * With -u the children run as another user, who must reach the sockets:
+ * the directory stays ours, its group theirs with search permission only,
+ * in a base any user can enter (our XDG_RUNTIME_DIR or TMPDIR may not be).
+ */
+static int
+notify_dir_share(const struct runas *ra)
+{
+	if (chown(notify_dir, getuid(), ra->gid) == -1 ||
+	    chmod(notify_dir, 0710) == -1) {
+		log_warn("notify directory %s", notify_dir);
+		rmdir(notify_dir);
+		notify_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 static int
 notify_dir_try(const char *base)
 {
@@ -39,24 +57,34 @@ notify_dir_try(const char *base)
 
 /*
  * Where a daemon keeps such things: $XDG_RUNTIME_DIR, $TMPDIR, /run for
- * root, /tmp; the first one it can make the directory in. Where none
- * will do (a read-only /tmp in a hardened container), the children get
- * the ready pipe alone, and one line says so once.
+ * root, /tmp (with -u: /run, /tmp, $TMPDIR); the first one it can make the
+ * directory in. Where none will do (a read-only /tmp in a hardened
+ * container), the children get the ready pipe alone, and one line says so
+ * once.
  */
 int
 notify_dir_create(void)
 {
+	const struct runas *ra = runas_user_of_children();
 	static bool told;
+	bool made;
 
-	if (notify_dir_try(getenv("XDG_RUNTIME_DIR")) == 0 ||
-	    notify_dir_try(getenv("TMPDIR")) == 0 ||
-	    (geteuid() == 0 && notify_dir_try("/run") == 0) ||
-	    notify_dir_try("/tmp") == 0)
-		return 0;
+	if (ra != NULL)
+		made = notify_dir_try("/run") == 0 || notify_dir_try("/tmp") == 0 ||
+		    notify_dir_try(getenv("TMPDIR")) == 0;
+	else
+		made = notify_dir_try(getenv("XDG_RUNTIME_DIR")) == 0 ||
+		    notify_dir_try(getenv("TMPDIR")) == 0 ||
+		    (geteuid() == 0 && notify_dir_try("/run") == 0) ||
+		    notify_dir_try("/tmp") == 0;
+	if (made)
+		return ra != NULL ? notify_dir_share(ra) : 0;
 	if (!told)
 		log_warnx("no directory for notify sockets can be made "
-		    "($XDG_RUNTIME_DIR, $TMPDIR, %s/tmp): children get the "
-		    "ready pipe only", geteuid() == 0 ? "/run, " : "");
+		    "(%s): children get the ready pipe only", ra != NULL ?
+		    "/run, /tmp, $TMPDIR" : geteuid() == 0 ?
+		    "$XDG_RUNTIME_DIR, $TMPDIR, /run, /tmp" :
+		    "$XDG_RUNTIME_DIR, $TMPDIR, /tmp");
 	told = true;
 	return -1;
 }
@@ -73,6 +101,7 @@ int
 notify_open(unsigned generation, char *path, size_t pathlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const struct runas *ra;
 	int fd, on = 1;
 
 	path[0] = '\0';
@@ -89,6 +118,15 @@ notify_open(unsigned generation, char *path, size_t pathlen)
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		log_warn("notify socket %s", sun.sun_path);
 		close(fd);
+		return -1;
+	}
+	/* Only the children's user may send: the socket is theirs, 0600. */
+	if ((ra = runas_user_of_children()) != NULL &&
+	    (chown(sun.sun_path, ra->uid, ra->gid) == -1 ||
+	    chmod(sun.sun_path, 0600) == -1)) {
+		log_warn("notify socket %s", sun.sun_path);
+		close(fd);
+		unlink(sun.sun_path);
 		return -1;
 	}
 	strlcpy(path, sun.sun_path, pathlen);
@@ -177,7 +215,8 @@ notify_recv(int fd, struct notify_msg *msg)
 		log_debug("notify: truncated or empty message dropped");
 		return 2;
 	}
-	if (cred == NULL || (cred->uid != getuid() && cred->uid != 0)) {
+	if (cred == NULL || (cred->uid != getuid() && cred->uid != 0 &&
+	    !runas_is_child_uid(cred->uid))) {
 		log_warnx("notify: message from uid %ld dropped",
 		    cred != NULL ? (long)cred->uid : -1L);
 		return 2;

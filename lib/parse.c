@@ -72,10 +72,14 @@ parse_duration(const char *text, int64_t *ns)
 	errno = EINVAL;
 	if (!isdigit((unsigned char)*p))
 		return -1;
-	/* Past a day in the smallest unit, the rest only matters as a typo. */
-	for (; isdigit((unsigned char)*p); p++)
-		if (whole <= DURATION_MAX / NSEC_PER_MSEC)
-			whole = whole * 10 + (*p - '0');
+	for (; isdigit((unsigned char)*p); p++) {
+		whole = whole * 10 + (*p - '0');
+		/* Past a day in the smallest unit is past a day in any. */
+		if (whole > DURATION_MAX / NSEC_PER_MSEC) {
+			errno = ERANGE;
+			return -1;
+		}
+	}
 	if (*p == '.') {
 		for (p++; isdigit((unsigned char)*p); p++) {
 			if (scale < 1000000) {
@@ -125,7 +129,9 @@ parse_signal(const char *text, int *signo)
 	size_t i;
 
 	if (isdigit((unsigned char)text[0])) {
-		if (parse_uint(text, 10, (uint64_t)SIGRTMAX, &n) == -1 || n == 0)
+		/* glibc keeps those between 31 and SIGRTMIN for its threads. */
+		if (parse_uint(text, 10, (uint64_t)SIGRTMAX, &n) == -1 ||
+		    n == 0 || (n > 31 && n < (uint64_t)SIGRTMIN))
 			return -1;
 		*signo = (int)n;
 		return 0;

@@ -151,7 +151,7 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
 	}
 	strlcpy(l->name, spec->name, sizeof(l->name));
 	if (spec->host[0] == '\0')
-		snprintf(l->starter, sizeof(l->starter), "%u", spec->port);
+		strlcpy(l->starter, spec->port, sizeof(l->starter));
 	else
 		strlcpy(l->starter, l->addr, sizeof(l->starter));
 	log_debug("bound %s as fd %d, named %s", l->addr, fd, l->name);
@@ -164,7 +164,7 @@ sockets_bind_wildcard(struct listeners *ls, const struct listen_spec *spec)
 {
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	uint16_t port = spec->port;
+	uint16_t port = (uint16_t)atoi(spec->port);
 	int rc;
 
 	sin6.sin6_addr = in6addr_any;
@@ -195,13 +195,11 @@ sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV }, *res, *ai;
 	struct log_excerpt ex;
-	char service[8];
 	bool several;
 	int rc, bound = 0;
 
 	hints.ai_socktype = spec->kind == LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	snprintf(service, sizeof(service), "%u", spec->port);
-	rc = getaddrinfo(spec->host, service, &hints, &res);
+	rc = getaddrinfo(spec->host, spec->port, &hints, &res);
 	if (rc != 0) {
 		log_warnx("listen: cannot resolve %s: %s",
 		    log_excerpt(&ex, spec->host),
@@ -228,8 +226,11 @@ sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 	return rc == -1 ? -1 : 0;
 }
 
-/* A socket file is stale when nothing accepts connections on it. */
-static bool
+/*
+ * A socket file is stale when nothing accepts connections on it (the
+ * control socket follows the same rule).
+ */
+bool
 sockets_unix_stale(const struct sockaddr_un *sun, socklen_t len)
 {
 	struct stat st;
@@ -348,49 +349,49 @@ sockets_next_name(char **names)
 }
 
 static int
-sockets_adopt_one(struct listeners *ls, int fd, const char *name)
+sockets_adopt_one(struct listener *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	struct listener *l;
 
-	if ((l = sockets_add(ls, "LISTEN_FDS")) == NULL)
-		return -1;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-		log_warn("LISTEN_FDS: fd %d", fd);
+	if (fcntl(l->fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warn("LISTEN_FDS: fd %d", l->fd);
 		return -1;
 	}
-	l->fd = fd;
-	ls->n++;
-	strlcpy(l->name, name, sizeof(l->name));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0)
 		sockets_format((struct sockaddr *)&ss, len, l->addr,
 		    sizeof(l->addr));
 	else
-		snprintf(l->addr, sizeof(l->addr), "fd %d", fd);
+		snprintf(l->addr, sizeof(l->addr), "fd %d", l->fd);
 	strlcpy(l->starter, l->addr, sizeof(l->starter));
-	log_debug("adopted fd %d (%s), named %s", fd, l->addr, l->name);
+	log_debug("adopted fd %d (%s), named %s", l->fd, l->addr, l->name);
 	return 0;
 }
 
 /*
- * How many sockets systemd passed to this very process (LISTEN_PID names
- * it), from fd 3 on: 0 when none, -1 when LISTEN_FDS is garbage.
+ * How many sockets systemd's variables pass to SELF, from fd 3 on: 0 when
+ * none, or none to this process; -1 when LISTEN_FDS is no count.
  */
 static int
-sockets_passed(void)
+sockets_passed_env(const char *pid_env, const char *fds_env, pid_t self)
 {
-	const char *pid_env = getenv("LISTEN_PID"), *fds_env = getenv("LISTEN_FDS");
-	uint64_t pid, n;
+	const char *errstr = NULL;
+	long long pid, n;
 
 	if (pid_env == NULL || fds_env == NULL)
 		return 0;
-	if (parse_uint(pid_env, 10, INT32_MAX, &pid) == -1 ||
-	    pid != (uint64_t)getpid())
+	pid = strtonum(pid_env, 1, INT32_MAX, &errstr);
+	if (errstr != NULL || pid != self)
 		return 0;
-	if (parse_uint(fds_env, 10, MAX_LISTENERS, &n) == -1)
-		return -1;
-	return (int)n;
+	n = strtonum(fds_env, 0, MAX_LISTENERS, &errstr);
+	return errstr != NULL ? -1 : (int)n;
+}
+
+static int
+sockets_passed(void)
+{
+	return sockets_passed_env(getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
+	    getpid());
 }
 
 /*
@@ -419,32 +420,57 @@ sockets_close_passed(void)
 		    "closed", n, n == 1 ? "" : "s");
 }
 
-/* systemd socket activation of graceful-run itself: 1 adopted, 0 none. */
+/*
+ * What systemd's variables say, without touching a single fd (so it can be
+ * fuzzed): 1 with each passed fd's number and name in ls, 0 when nothing
+ * was passed to self, -1 on a bad LISTEN_FDS.
+ */
 int
-sockets_adopt(struct listeners *ls)
+sockets_adopt_env(struct listeners *ls, const char *pid_env,
+    const char *fds_env, const char *names_env, pid_t self)
 {
-	const char *fds_env = getenv("LISTEN_FDS");
 	char names[4096], *cursor = NULL;
 	struct log_excerpt ex;
+	struct listener *l;
 	int n, i;
 
 	ls->n = 0;
-	if ((n = sockets_passed()) == -1) {
+	if ((n = sockets_passed_env(pid_env, fds_env, self)) == -1) {
 		log_warnx("LISTEN_FDS: not a number of sockets (0-%d): %s",
 		    MAX_LISTENERS, log_excerpt(&ex, fds_env));
 		return -1;
 	}
-	if (getenv("LISTEN_FDNAMES") != NULL &&
-	    strlcpy(names, getenv("LISTEN_FDNAMES"), sizeof(names)) < sizeof(names))
+	if (names_env != NULL &&
+	    strlcpy(names, names_env, sizeof(names)) < sizeof(names))
 		cursor = names;
 	for (i = 0; i < n; i++) {
-		if (sockets_adopt_one(ls, FIRST_LISTEN_FD + i,
-		    sockets_next_name(&cursor)) == -1) {
+		if ((l = sockets_add(ls, "LISTEN_FDS")) == NULL) {
+			ls->n = 0;
+			return -1;
+		}
+		l->fd = FIRST_LISTEN_FD + i;
+		strlcpy(l->name, sockets_next_name(&cursor), sizeof(l->name));
+		ls->n++;
+	}
+	return n > 0;
+}
+
+/* systemd socket activation of graceful-run itself: 1 adopted, 0 none. */
+int
+sockets_adopt(struct listeners *ls)
+{
+	size_t i;
+	int rc;
+
+	rc = sockets_adopt_env(ls, getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
+	    getenv("LISTEN_FDNAMES"), getpid());
+	for (i = 0; rc == 1 && i < ls->n; i++) {
+		if (sockets_adopt_one(&ls->v[i]) == -1) {
 			ls->n = 0;
 			return -1;
 		}
 	}
-	return n > 0;
+	return rc;
 }
 
 /* Close every socket; remove only the socket files this process made. */

@@ -16,7 +16,7 @@
 
 #include "graceful-run.h"
 
-enum spawn_stage { STAGE_SETUP, STAGE_EXEC };
+enum spawn_stage { STAGE_SETUP, STAGE_EXEC, STAGE_USER, STAGE_DIR };
 
 struct spawn_failure {
 	int stage;
@@ -69,9 +69,16 @@ spawn_place_fds(const int *fds, size_t n, int *errfd)
 static noreturn void
 spawn_child(const struct spawn_request *req, int errfd)
 {
+	enum runas_stage stage;
+
 	if (signals_reset_for_exec() == -1 || setpgid(0, 0) == -1 ||
 	    spawn_place_fds(req->fds, req->nfds, &errfd) == -1) {
 		spawn_report(errfd, STAGE_SETUP);
+		_exit(EXIT_OWN_FAILURE);
+	}
+	if (runas_enter(&stage) == -1) {
+		spawn_report(errfd, stage == RUNAS_STAGE_USER ? STAGE_USER :
+		    STAGE_DIR);
 		_exit(EXIT_OWN_FAILURE);
 	}
 	childenv_set_pid(req->env, getpid());
@@ -84,17 +91,30 @@ spawn_child(const struct spawn_request *req, int errfd)
  * The fds a reload with N sockets needs at its peak, counted from the
  * code. The wrapper holds stdio (3), the signalfd, the N sockets, the new
  * generation's ready pipe (2) and notify socket, the exec-error pipe (2),
- * the serving generation's ready pipe and notify socket (2), and the
- * control socket. The forked child inherits all that, and spawn_place_fds
- * moves the error pipe and every socket in the way above the target
- * range before placing them (N + 1): 2N + 13 in all.
+ * the serving generation's ready pipe and notify socket (2), the pid
+ * file, the control socket and the client that asked for the reload. The
+ * forked child inherits all that, and spawn_place_fds moves the error
+ * pipe and every socket in the way above the target range before placing
+ * them (N + 1): 2N + 15 in all.
  */
 size_t
 spawn_fds_needed(size_t nsockets)
 {
-	size_t wrapper = 3 + 1 + nsockets + 2 + 1 + 2 + 2 + 1;
+	size_t wrapper = 3 + 1 + nsockets + 2 + 1 + 2 + 2 + 1 + 1 + 1;
 
 	return wrapper + nsockets + 1;
+}
+
+static void
+spawn_log_identity(const struct spawn_request *req, int stage)
+{
+	const struct runas *ra = runas_user_of_children();
+
+	(void)req;
+	if (stage == STAGE_DIR)
+		log_warn("chdir %s", runas_dir());
+	else
+		log_warn("run as user %s", ra != NULL ? ra->name : "?");
 }
 
 /* The child's pid, or -1 (exec_errno is 0 when fork itself failed). */
@@ -138,6 +158,10 @@ spawn_process(const struct spawn_request *req, int *exec_errno)
 	while (waitpid(pid, &ws, 0) == -1 && errno == EINTR)
 		;
 	errno = f.errnum;
+	if (f.stage == STAGE_USER || f.stage == STAGE_DIR) {
+		spawn_log_identity(req, f.stage);
+		return -1;
+	}
 	if (f.stage == STAGE_SETUP) {
 		log_warn("setting up %s", log_excerpt(&ex, req->argv[0]));
 		return -1;
@@ -174,4 +198,16 @@ spawn_exit_status(int ws)
 	if (WIFSIGNALED(ws))
 		return 128 + WTERMSIG(ws);
 	return EXIT_OWN_FAILURE;
+}
+
+/* Whether a child has exited, without reaping it (the loop does that). */
+bool
+spawn_has_exited(pid_t pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+		return errno == ECHILD;
+	return si.si_pid != 0;
 }

@@ -162,7 +162,7 @@ while True:
 	wait_for_line "$T/outer.msgs" '^READY=1 STATUS=generation 1 '
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/outer.msgs" '^RELOADING=1 MONOTONIC_USEC=[0-9]+ '
-	wait_for_line "$T/outer.msgs" '^READY=1 STATUS=generation 2 '
+	wait_for_line "$T/outer.msgs" '^READY=1 STATUS=reload: generation 2 \(pid [0-9]+\) ready in '
 	kill -TERM "$GR_PID"
 	wait_for_line "$T/outer.msgs" '^STOPPING=1'
 	wait_gr_exit

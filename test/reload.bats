@@ -94,7 +94,7 @@ load helpers/common
 	rm "$T/bin1/srv" "$T/bin2/srv"
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'reload failed: generation 4 could not start; generation 3 still serving'
-	grep -q 'exec srv: No such file or directory' "$T/gr.err"
+	grep -q 'exec "srv": No such file or directory' "$T/gr.err"
 	assert_equal "$(served_by "$port")" "$(generation_pid 3)"
 	ln -s "$T/srv-b" "$T/bin2/srv"
 	reload_to 5
@@ -304,11 +304,6 @@ load helpers/common
 	assert_equal "$(served_by "$port")" "$(generation_pid 4)"
 }
 
-# ctx_switches: how often graceful-run has been scheduled so far.
-ctx_switches() {
-	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$GR_PID/status"
-}
-
 @test "no busy waiting while a generation starts or drains" {
 	local a b
 	start_srv --ready notify
@@ -475,18 +470,8 @@ ctx_switches() {
 }
 
 @test "a helper that ignores TERM is killed with its group though the leader left" {
-	local port sleeper
-	port=$(free_port)
-	start_gr -l "127.0.0.1:$port" --ready notify --stop-timeout 1s -- \
-		sh -c 'if [ "$GRACEFUL_RUN_GENERATION" = 1 ]; then
-				trap "" TERM
-				sleep 1000 &
-				echo $! >"$1/sleeper.pid"
-				trap - TERM
-			fi
-			exec "$0"' "$GR_HELPERS/httpd" "$T"
-	wait_ready 1
-	pid1=$(generation_pid 1)
+	local sleeper
+	start_with_sleeper --ready notify --stop-timeout 1s
 	sleeper=$(cat "$T/sleeper.pid")
 	assert_equal "$(ps -o pgid= -p "$sleeper" | tr -d ' ')" "$pid1"
 	reload_to 2

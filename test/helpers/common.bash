@@ -325,3 +325,26 @@ stop_http_loop() {
 	touch "$T/loop.stop"
 	wait "$(cat "$T/loop.pid")" || true
 }
+
+# ctx_switches: how often graceful-run has been scheduled so far.
+ctx_switches() {
+	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$GR_PID/status"
+}
+
+# start_with_sleeper [OPTION]...: graceful-run on a fresh $port running
+# httpd, whose first generation leaves a helper in its process group that
+# ignores TERM ("sleep 1000", pid in $T/sleeper.pid); waits for generation
+# 1 to be ready, whose pid is then $pid1.
+start_with_sleeper() {
+	port=$(free_port)
+	start_gr -l "127.0.0.1:$port" "$@" -- \
+		sh -c 'if [ "$GRACEFUL_RUN_GENERATION" = 1 ]; then
+				trap "" TERM
+				sleep 1000 &
+				echo $! >"$1/sleeper.pid"
+				trap - TERM
+			fi
+			exec "$0"' "$GR_HELPERS/httpd" "$T"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+}

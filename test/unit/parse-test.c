@@ -21,10 +21,10 @@ parses(const char *text)
 static void
 test_listen_inet(void)
 {
+	char text[305];
+
 	ok(parses("8080") && spec.kind == LISTEN_TCP && spec.host[0] == '\0' &&
-	    spec.port == 8080, "bare port");
-	ok(parses("127.0.0.1:000008080") && spec.port == 8080 &&
-	    strcmp(spec.name, "tcp-8080") == 0, "leading zeros kept count");
+	    strcmp(spec.port, "8080") == 0, "bare port");
 	ok(parses(":8080") && spec.host[0] == '\0', ":port is every interface");
 	ok(parses("127.0.0.1:80") && strcmp(spec.host, "127.0.0.1") == 0,
 	    "v4 host");
@@ -38,6 +38,9 @@ test_listen_inet(void)
 	    "derived name");
 	ok(parses(":8080,backlog=16,reuseport,v6only") && spec.backlog == 16 &&
 	    spec.reuseport && spec.v6only, "inet options");
+	ok(parses("127.0.0.1:000008080") && strcmp(spec.port, "8080") == 0 &&
+	    strcmp(spec.name, "tcp-8080") == 0, "leading zeros: port %s",
+	    spec.port);
 	ok(!parses("::1:80"), "bare v6 rejected: %s", why);
 	ok(!parses(":0") && !parses(":65536") && !parses(":http") &&
 	    !parses("host:") && !parses(":+80") && !parses(": 80") &&
@@ -46,6 +49,10 @@ test_listen_inet(void)
 	ok(!parses(":80,backlog=+5") && !parses(":80,backlog=0") &&
 	    !parses(":80,backlog=65536"), "bad backlogs rejected: %s", why);
 	ok(!parses("[::1:80"), "unclosed bracket rejected: %s", why);
+	memset(text, 'a', sizeof(text));
+	memcpy(text, "[", 1);
+	memcpy(text + 300, "]:80", 5);
+	ok(!parses(text), "bracketed host too long: %s", why);
 	ok(!parses(":80,mode=0600"), "mode on tcp rejected: %s", why);
 	ok(!parses("udp::53,backlog=3"), "backlog on udp rejected: %s", why);
 	ok(!parses(":80,frobnicate"), "unknown option rejected: %s", why);
@@ -70,6 +77,10 @@ test_listen_unix(void)
 	    "out of range or signed modes: %s", why);
 	ok(parses("unix:/tmp/s,mode=07777") && spec.mode == 07777 &&
 	    parses("unix:/tmp/s,mode=0") && spec.mode == 0, "mode bounds");
+	ok(!parses("unix:/tmp/s,mode=100000000000"), "mode past 32 bits: %s",
+	    why);
+	ok(!parses("unix:/tmp/s,mode=-0"), "signed mode: %s", why);
+	ok(!parses("unix:/tmp/s,mode= 660"), "blank before mode: %s", why);
 	ok(!parses("unix:/tmp/s,owner=no-such-user-here"), "bad owner: %s", why);
 	ok(!parses("unix:@x,mode=0600"), "mode on abstract: %s", why);
 	ok(!parses("unix:"), "empty path: %s", why);
@@ -99,6 +110,10 @@ test_durations(void)
 	ok(parse_duration("86400001ms", &ns) == -1 && errno == ERANGE &&
 	    parse_duration("99999999999999999999999s", &ns) == -1 &&
 	    errno == ERANGE, "over 24h: ERANGE");
+	ok(parse_duration("86400000ms", &ns) == 0 &&
+	    parse_duration("1440m", &ns) == 0 && ns == 86400 * NSEC_PER_SEC &&
+	    parse_duration("86400001ms", &ns) == -1 &&
+	    parse_duration("1441m", &ns) == -1, "24h in any unit, no more");
 	ok(parse_duration("", &ns) == -1 && parse_duration("-1s", &ns) == -1 &&
 	    parse_duration("5x", &ns) == -1 && parse_duration("s", &ns) == -1 &&
 	    parse_duration("25h", &ns) == -1, "bad durations rejected");
@@ -117,6 +132,10 @@ test_signals(void)
 	    parse_signal("15x", &signo) == -1 &&
 	    parse_signal("99999999999999999999", &signo) == -1,
 	    "bad signals rejected");
+	ok(parse_signal("32", &signo) == -1 && parse_signal("33", &signo) == -1,
+	    "glibc's own signals rejected");
+	snprintf(why, sizeof(why), "%d", SIGRTMIN);
+	ok(parse_signal(why, &signo) == 0 && signo == SIGRTMIN, "SIGRTMIN");
 	ok(strcmp(parse_signame(SIGWINCH), "WINCH") == 0, "signame");
 }
 

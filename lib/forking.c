@@ -1,0 +1,124 @@
+/*
+ * --forking[=PIDFILE]: a traditional daemon. The generation's first
+ * process forks the daemon and exits 0; the daemon (named by PIDFILE, else
+ * the one process left behind, which graceful-run as the child subreaper
+ * has inherited) becomes the generation's main process: readiness applies
+ * to it, the stop signal goes to it, its exit is the generation's exit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "graceful-run.h"
+
+/* How soon to look at the pid file again while it names nobody yet. */
+#define PIDFILE_RETRY (20 * NSEC_PER_MSEC)
+
+static pid_t
+forking_read_pidfile(const char *path)
+{
+	char buf[32], *nl;
+	const char *errstr = NULL;
+	ssize_t n;
+	pid_t pid;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n == -1 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	pid = (pid_t)strtonum(buf, 2, INT32_MAX, &errstr);
+	return errstr == NULL ? pid : 0;
+}
+
+/* Only a child of graceful-run can be a main process: its exit is seen. */
+static bool
+forking_ours(const struct generation *g, pid_t pid)
+{
+	pid_t ppid, pgrp;
+
+	if (orphans_stat(pid, &ppid, &pgrp) == -1 || ppid != getpid())
+		return false;
+	return gen_owns_orphan(g, pid) || orphans_generation(pid) == g->id;
+}
+
+/* Without a pid file: the one orphan left, or the one leading a group. */
+static pid_t
+forking_left_behind(const struct generation *g)
+{
+	pid_t ppid, pgrp, found = 0;
+	size_t i, leaders = 0;
+
+	if (g->norphans == 1)
+		return g->orphans[0];
+	for (i = 0; i < g->norphans; i++) {
+		if (orphans_stat(g->orphans[i], &ppid, &pgrp) == 0 &&
+		    pgrp == g->orphans[i]) {
+			found = g->orphans[i];
+			leaders++;
+		}
+	}
+	return leaders == 1 ? found : 0;
+}
+
+static bool
+forking_find(struct supervisor *sv, struct generation *g)
+{
+	const char *pidfile = sv->cfg->forking_pidfile;
+	pid_t pid;
+
+	pid = pidfile != NULL ? forking_read_pidfile(pidfile) :
+	    forking_left_behind(g);
+	if (pid <= 1 || !forking_ours(g, pid))
+		return false;
+	gen_forget_orphan(g, pid);
+	log_info("generation %u (pid %ld) forked into the background: pid "
+	    "%ld is its main process", g->id, (long)g->pid, (long)pid);
+	g->pid = pid;
+	g->awaiting_daemon = false;
+	g->pidfile_ns = 0;
+	cycle_daemon_found(sv, g);
+	return true;
+}
+
+/* The main process of a starting generation exited: true if handed over. */
+bool
+forking_exited(struct supervisor *sv, struct generation *g, int status)
+{
+	if (!sv->cfg->forking || g->state != GEN_STARTING || g->signalled ||
+	    g->killed || status != 0)
+		return false;
+	g->awaiting_daemon = true;
+	if (forking_find(sv, g))
+		return true;
+	if (sv->cfg->forking_pidfile != NULL) {
+		g->pidfile_ns = clock_now() + PIDFILE_RETRY;
+		return true;
+	}
+	g->awaiting_daemon = false;
+	log_warnx("generation %u (pid %ld) exited 0 and left %s behind "
+	    "(--forking)", g->id, (long)g->pid, g->norphans == 0 ?
+	    "no process" : "several processes: name the daemon with "
+	    "--forking=PIDFILE");
+	return false;
+}
+
+void
+forking_retry(struct supervisor *sv, struct generation *g)
+{
+	g->pidfile_ns = 0;
+	if (!g->awaiting_daemon || forking_find(sv, g))
+		return;
+	g->pidfile_ns = clock_now() + PIDFILE_RETRY;
+}
