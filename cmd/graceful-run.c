@@ -84,7 +84,9 @@ usage(void)
 "                         unix:PATH, unix:@NAME, udp:HOST:PORT; OPT is\n"
 "                         backlog=N, reuseport, v6only, mode=0660,\n"
 "                         owner=USER[:GROUP]; repeatable, in fd order\n"
-"      --ready MODE       auto[:DURATION] (default auto:1s), notify,\n"
+"      --ready MODE       auto[:DURATION] (default auto:1s): ready at the\n"
+"                         first notification, else once seen accepting,\n"
+"                         else once alive DURATION; accepting, notify,\n"
 "                         delay:DURATION or exec:COMMAND\n"
 "      --ready-timeout DURATION\n"
 "                         a new generation not ready by then has failed\n"
@@ -425,8 +427,8 @@ parse_options(struct options *o, int argc, char *argv[])
 	errno = 0;
 	if (ready_parse(o->ready_text, &o->cfg.ready) == -1)
 		usage_error("--ready: %s: %s", errno == ERANGE ?
-		    "more than 24h" : "want auto[:DURATION], notify, "
-		    "delay:DURATION or exec:COMMAND",
+		    "more than 24h" : "want auto[:DURATION], accepting, "
+		    "notify, delay:DURATION or exec:COMMAND",
 		    log_excerpt(&ex, o->ready_text));
 	if (o->cfg.restart_delay_ns == 0 ||
 	    o->cfg.restart_max_delay_ns < o->cfg.restart_delay_ns)
@@ -547,6 +549,7 @@ main(int argc, char *argv[])
 		fatalx("atexit");
 	if (open_everything(&o, &ls) == -1)
 		return EXIT_OWN_FAILURE;
+	o.cfg.ready.listeners = &ls;
 	if (o.takeover && ls.n == 0) {
 		log_warnx("--takeover: no sockets to hand over (give -l for "
 		    "each address the command binds)");

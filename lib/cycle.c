@@ -813,6 +813,10 @@ cycle_starting_timers(struct supervisor *sv, struct generation *g,
 	else if (v == READY_FAILED) {
 		snprintf(why, sizeof(why), "not ready within %.2fs",
 		    clock_seconds(sv->cfg->ready.timeout_ns));
+		/* Silent, as learned readiness waits for it: say why if known. */
+		if (gen_alive(g) && !takeover_loaded(g->pid))
+			snprintf(why, sizeof(why), "runs without the "
+			    "--takeover library (statically linked?)");
 		cycle_not_ready(sv, g, why);
 	}
 }

@@ -228,6 +228,7 @@ gen_forget_orphan(struct generation *g, pid_t pid)
 void
 gen_close_channels(struct generation *g)
 {
+	ready_release(g);
 	if (g->ready_fd != -1)
 		close(g->ready_fd);
 	g->ready_fd = -1;

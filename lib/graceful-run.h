@@ -158,13 +158,53 @@ void sdnotify_capture(void);
 void sdnotify(const char *fmt, ...) PRINTFLIKE(1, 2);
 int sdnotify_send(const char *socket_path, const char *msg);
 
+/*
+ * accepting.c: whether a starting generation accepts on a shared socket,
+ * read from /proc. It looks at every process whose process group is pgid
+ * (none when pgid <= 1) and at each pid in extra[] (say, a daemon that
+ * left the group), and at each of their threads. Returns ACCEPTING_YES
+ * with how set to the rule that matched ("accepting on fd 3 via epoll",
+ * the fd as the child got it), ACCEPTING_NOT_YET, or ACCEPTING_CANNOT_SEE
+ * with how saying what could not be read (no permission, another pid
+ * namespace, no /proc). howlen must be more than 0. Costs a walk of /proc
+ * and a few small reads per process of the group; keeps nothing.
+ */
+enum accepting_verdict {
+	ACCEPTING_CANNOT_SEE = -1,
+	ACCEPTING_NOT_YET = 0,
+	ACCEPTING_YES = 1,
+};
+int accepting_check(pid_t pgid, const pid_t *extra, size_t nextra,
+    const struct listeners *, char *how, size_t howlen);
+
 /* ready.c: how a starting generation proves it serves. */
-enum ready_mode { READY_AUTO, READY_NOTIFY, READY_DELAY, READY_EXEC };
+enum ready_mode { READY_AUTO, READY_NOTIFY, READY_DELAY, READY_EXEC,
+    READY_ACCEPTING };
 struct ready_config {
 	enum ready_mode mode;
 	int64_t wait_ns;	/* auto: silence allowed; delay: how long */
 	const char *command;	/* exec */
 	int64_t timeout_ns;
+	const struct listeners *listeners;	/* for the accepting check */
+};
+/* ready.c's own part of a generation; all zero at spawn. */
+struct ready_state {
+	int64_t alive_ns;	/* auto: its DURATION is up; delay: ready;
+				   exec: the next probe */
+	int64_t check_ns;	/* the next look at whether it accepts */
+	int64_t check_every_ns;	/* from 1 ms, doubling up to 10 ms */
+	int64_t resume_ns;	/* a flooded notify socket is read again */
+	int64_t burst_ns;	/* notify messages are counted from then */
+	int burst_count;
+	int seen;		/* the last look's accepting_verdict */
+	size_t pipe_bytes;	/* read from the pipe with no newline yet */
+	bool pipe_held;		/* pipe_fd: open (a late line is no EPIPE)
+				   but no longer polled */
+	bool notify_held;	/* notify_fd: not polled until resume_ns */
+	bool flood_logged;
+	int pipe_fd;
+	int notify_fd;
+	char how[48];		/* what made it ready, when composed */
 };
 struct generation;
 enum ready_verdict { READY_PENDING, READY_YES, READY_FAILED };
@@ -176,6 +216,7 @@ enum ready_verdict ready_on_notify(struct generation *);
 enum ready_verdict ready_on_timer(struct generation *, const struct ready_config *, int64_t now);
 enum ready_verdict ready_on_probe_exit(struct generation *, int status, int64_t now);
 const char *ready_how(const struct generation *);
+void ready_release(struct generation *);
 
 /* kill.c: every signal graceful-run sends; pids <= 1 are refused. */
 int kill_pid(pid_t pid, int signo);
@@ -221,6 +262,7 @@ struct generation {
 	char status_text[128];
 	pid_t orphans[GEN_ORPHANS_MAX];	/* reparented to graceful-run */
 	size_t norphans;
+	struct ready_state rs;	/* readiness bookkeeping (ready.c) */
 };
 struct spawn_context {
 	char *const *argv;

@@ -226,7 +226,7 @@ time.sleep(60)' "$busy" "$T/held" 3>&- &
 	assert_one_line '--ready-timeout: must be more than 0: "0"'
 	run_gr --ready delay:soon -- true
 	assert_equal "$status" 125
-	assert_one_line '--ready: want auto\[:DURATION\], notify, delay:DURATION or exec:COMMAND: "delay:soon"'
+	assert_one_line '--ready: want auto\[:DURATION\], accepting, notify, delay:DURATION or exec:COMMAND: "delay:soon"'
 	run_gr --stop-timeout 86400001ms -- true
 	assert_equal "$status" 125
 	assert_one_line '--stop-timeout: more than 24h: "86400001ms"$'

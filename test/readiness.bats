@@ -3,6 +3,8 @@
 # each channel, and what --ready-timeout does to one that never gets there.
 
 load helpers/common
+# The shared teardown, kept under another name: this file's adds to it.
+eval "common_$(declare -f teardown)"
 
 # ready_line N: graceful-run's "generation N ... ready in ..." line.
 ready_line() {
@@ -22,14 +24,26 @@ at_least() {
 	}
 }
 
-@test "auto (default): a silent child is ready after 1s as silent and alive" {
+@test "auto (default): a child that never notifies nor accepts is ready after 1s as silent and alive" {
+	local port
+	port=$(free_port)
+	HTTPD_READY=none HTTPD_START_GATE="$T/never" start_gr \
+		-l "127.0.0.1:$port" -- "$GR_HELPERS/httpd"
+	wait_ready 1
+	run ready_line 1
+	assert_output --regexp "ready in [0-9.]+s \(silent and alive\)$"
+	at_least "$(ready_secs 1)" 1.00
+	running "$(generation_pid 1)"
+}
+
+@test "auto: a child that never notifies is ready once seen accepting, before the 1s" {
 	local port
 	port=$(free_port)
 	HTTPD_READY=none start_gr -l "127.0.0.1:$port" -- "$GR_HELPERS/httpd"
 	wait_ready 1
 	run ready_line 1
-	assert_output --regexp "ready in [0-9.]+s \(silent and alive\)$"
-	at_least "$(ready_secs 1)" 1.00
+	assert_output --regexp "ready in [0-9.]+s \(accepting on fd 3 via poll\)$"
+	at_least 0.99 "$(ready_secs 1)"
 	assert_equal "$(served_by "$port")" "$(generation_pid 1)"
 }
 
@@ -50,20 +64,23 @@ at_least() {
 @test "auto: a child that sent STATUS= first is waited for until READY=1" {
 	local port
 	port=$(free_port)
-	HTTPD_STATUS_FIRST=1 HTTPD_START_DELAY_MS=2500 \
+	HTTPD_STATUS_FIRST=1 HTTPD_START_GATE="$T/go" \
 		start_gr -v -l "127.0.0.1:$port" -- "$GR_HELPERS/httpd"
 	wait_for_line "$T/gr.err" 'generation 1: STATUS=starting'
+	# Past the auto timer, and nothing else decides for it.
+	no_line_for "$T/gr.err" 'ready in' 2
+	touch "$T/go"
 	wait_ready 1 20
 	run ready_line 1
 	assert_output --regexp "ready in [0-9.]+s \(READY=1\)$"
-	at_least "$(ready_secs 1)" 2.50
+	at_least "$(ready_secs 1)" 2.00
 }
 
-@test "auto:2s: a silent child is waited for 2s" {
+@test "auto:2s: a child that never notifies nor accepts is waited for 2s" {
 	local port
 	port=$(free_port)
-	HTTPD_READY=none start_gr -l "127.0.0.1:$port" --ready auto:2s -- \
-		"$GR_HELPERS/httpd"
+	HTTPD_READY=none HTTPD_START_GATE="$T/never" start_gr \
+		-l "127.0.0.1:$port" --ready auto:2s -- "$GR_HELPERS/httpd"
 	wait_ready 1
 	run ready_line 1
 	assert_output --regexp "\(silent and alive\)$"
@@ -73,13 +90,51 @@ at_least() {
 @test "auto:5s: a child that speaks the protocol is ready by READY=1, not by silence" {
 	local port
 	port=$(free_port)
-	HTTPD_STATUS_FIRST=1 HTTPD_START_DELAY_MS=2500 \
-		start_gr -l "127.0.0.1:$port" --ready auto:5s -- "$GR_HELPERS/httpd"
+	HTTPD_STATUS_FIRST=1 HTTPD_START_GATE="$T/go" \
+		start_gr -v -l "127.0.0.1:$port" --ready auto:5s -- "$GR_HELPERS/httpd"
+	wait_for_line "$T/gr.err" 'generation 1: STATUS=starting'
+	touch "$T/go"
 	wait_ready 1
 	run ready_line 1
 	assert_output --regexp "\(READY=1\)$"
-	at_least "$(ready_secs 1)" 2.50
 	at_least 4.99 "$(ready_secs 1)"
+}
+
+@test "auto: once a generation has notified, a later slow one is waited for until it does, past the timer" {
+	local port pid1
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 1 HTTPD_READY=fd
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate-2"
+	start_gr -l "127.0.0.1:$port" -- "$T/srv"
+	wait_ready 1
+	run ready_line 1
+	assert_output --regexp "\(ready fd\)$"
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/httpd-2.log" '^waiting for '
+	no_line_for "$T/gr.err" 'generation 2 \(pid [0-9]+\) ready' 2
+	assert_equal "$(served_by "$port")" "$pid1"
+	touch "$T/gate-2"
+	wait_ready 2
+	run ready_line 2
+	assert_output --regexp "\(READY=1\)$"
+	at_least "$(ready_secs 2)" 2.00
+}
+
+@test "auto: once a generation has notified, a later one that only accepts fails at --ready-timeout" {
+	local port pid1 pid2
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 2 HTTPD_READY=none
+	start_gr -l "127.0.0.1:$port" --ready-timeout 3s -- "$T/srv"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'reload failed: generation 2 \(pid [0-9]+\) not ready within 3.00s; generation 1 still serving'
+	pid2=$(generation_pid 2)
+	wait_group_gone "$pid2"
+	assert_equal "$(served_by "$port")" "$pid1"
 }
 
 @test "the ready pipe: a line on GRACEFUL_RUN_READY_FD, the fd right after the sockets" {
@@ -243,14 +298,18 @@ at_least() {
 @test "exec:CMD: a probe of the new child over HTTP" {
 	local port
 	port=$(free_port)
-	HTTPD_READY=none HTTPD_START_DELAY_MS=1000 start_gr \
+	HTTPD_READY=none HTTPD_START_GATE="$T/go" start_gr -v \
 		-l "127.0.0.1:$port" --ready \
-		"exec:curl -fsS --max-time 5 http://127.0.0.1:$port/ | grep -q \"^pid=0*\$GRACEFUL_RUN_PID \"" \
+		"exec:curl -fsS --max-time 1 http://127.0.0.1:$port/ | grep -q \"^pid=0*\$GRACEFUL_RUN_PID \"" \
 		-- "$GR_HELPERS/httpd"
+	# Tried and failed while the server is held at its gate.
+	wait_for_count "$T/gr.err" 'ready command exited [1-9]' 2
+	run grep -c 'ready in' "$T/gr.err"
+	assert_output 0
+	touch "$T/go"
 	wait_ready 1
 	run ready_line 1
 	assert_output --regexp "\(ready command\)$"
-	at_least "$(ready_secs 1)" 1.00
 	assert_equal "$(served_by "$port")" "$(generation_pid 1)"
 }
 
@@ -280,7 +339,7 @@ times_out() {
 }
 
 @test "--ready-timeout: the first generation saying STATUS= but never READY=1 (auto) is killed" {
-	HTTPD_STATUS_FIRST=1 HTTPD_START_DELAY_MS=60000 times_out
+	HTTPD_STATUS_FIRST=1 HTTPD_START_GATE="$T/never" times_out
 }
 
 @test "--ready-timeout: bounds delay:D too" {
@@ -295,7 +354,7 @@ times_out() {
 	local port pid1 pid2 path1 path2
 	port=$(free_port)
 	make_httpd_script
-	httpd_knobs 2 HTTPD_START_DELAY_MS=3000
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate-2"
 	start_gr -v -l "127.0.0.1:$port" --ready notify -- "$T/srv"
 	wait_ready 1
 	pid1=$(generation_pid 1)
@@ -304,9 +363,11 @@ times_out() {
 	pid2=$(generation_pid 2)
 	path1=$(tr '\0' '\n' <"/proc/$pid1/environ" | sed -n 's/^NOTIFY_SOCKET=//p')
 	path2=$(tr '\0' '\n' <"/proc/$pid2/environ" | sed -n 's/^NOTIFY_SOCKET=//p')
-	[ -n "$path1" ] && [ -n "$path2" ]
-	[ "$path1" != "$path2" ]
-	[ -S "$path1" ] && [ -S "$path2" ]
+	assert [ -n "$path1" ]
+	assert [ -n "$path2" ]
+	assert [ "$path1" != "$path2" ]
+	assert [ -S "$path1" ]
+	assert [ -S "$path2" ]
 	# READY=1 on generation 1's socket while generation 2 starts.
 	python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -316,10 +377,10 @@ s.sendto(b"READY=1\nSTATUS=stray ready", sys.argv[1])' "$path1"
 	assert_output 0
 	run grep -c 'generation 1 (pid [0-9]*) stopping' "$T/gr.err"
 	assert_output 0
+	touch "$T/gate-2"
 	wait_ready 2
 	run ready_line 2
 	assert_output --regexp "\(READY=1\)$"
-	at_least "$(ready_secs 2)" 3.00
 	# A gone generation's socket is removed, and the directory at exit.
 	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) exited 0 after draining"
 	wait_reaped "$pid1"
@@ -339,12 +400,145 @@ s.sendto(b"READY=1\nSTATUS=stray ready", sys.argv[1])' "$path1"
 @test "a ready line written after readiness does no harm" {
 	local port=$(free_port)
 	start_gr --ready auto:200ms -l "127.0.0.1:$port" -- sh -c '
-		sleep 1
+		while [ ! -e "$1/go" ]; do sleep 0.05; done
 		echo late >&$GRACEFUL_RUN_READY_FD && echo wrote >"$1/late"
 		exec sleep 1000' _ "$T"
 	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready in [0-9.]+s \(silent and alive\)'
+	touch "$T/go"
 	wait_for_line "$T/late" wrote
 	kill -0 "$(generation_pid 1)"
 	run grep -c 'exited' "$T/gr.err"
 	assert_output 0
+}
+
+# cpu_ticks PID: the user + system CPU time PID has used, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# cpu_ms_over PID SECONDS: the CPU time PID uses over the next SECONDS, in ms.
+cpu_ms_over() {
+	local t0 t1 hz
+	hz=$(getconf CLK_TCK)
+	t0=$(cpu_ticks "$1")
+	sleep "$2"
+	t1=$(cpu_ticks "$1")
+	echo $(((t1 - t0) * 1000 / hz))
+}
+
+@test "a child streaming on the ready pipe does not keep graceful-run busy; the old generation serves" {
+	local port pid1 ms
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate-2"
+	cat >"$T/stream" <<-EOF
+	#!/bin/sh
+	# An endless stream with no newline on the ready pipe, from the group.
+	[ "\$GRACEFUL_RUN_GENERATION" = 2 ] &&
+		tr '\\0' x </dev/zero >&"\$GRACEFUL_RUN_READY_FD" &
+	exec "$T/srv"
+	EOF
+	chmod +x "$T/stream"
+	start_gr -l "127.0.0.1:$port" -- "$T/stream"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'generation 2: [0-9]+ bytes on the ready pipe and no newline; it is no longer read'
+	# The writer is blocked now, and graceful-run idle (it spun before).
+	ms=$(cpu_ms_over "$GR_PID" 2)
+	echo "graceful-run used ${ms}ms of CPU in 2s" >&2
+	assert [ "$ms" -lt 200 ]
+	assert_equal "$(served_by "$port")" "$pid1"
+	touch "$T/gate-2"
+	wait_ready 2
+	run ready_line 2
+	assert_output --regexp "\(READY=1\)$"
+	assert_equal "$(served_by "$port")" "$(generation_pid 2)"
+}
+
+@test "a child flooding its notify socket does not keep graceful-run busy; the old generation serves" {
+	local port pid1 ms
+	port=$(free_port)
+	make_httpd_script
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate-2"
+	cat >"$T/flood" <<-EOF
+	#!/bin/sh
+	# Generation 2 floods NOTIFY_SOCKET with STATUS= from its group.
+	[ "\$GRACEFUL_RUN_GENERATION" = 2 ] && python3 -c '
+	import socket, sys, time
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	while True:
+	    try:
+	        s.sendto(b"STATUS=flood", sys.argv[1])
+	    except OSError:
+	        time.sleep(0.001)
+	' "\$NOTIFY_SOCKET" &
+	exec "$T/srv"
+	EOF
+	chmod +x "$T/flood"
+	start_gr -l "127.0.0.1:$port" -- "$T/flood"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'generation 2: 64 notify messages within 10ms; read at that rate from now on'
+	ms=$(cpu_ms_over "$GR_PID" 2)
+	echo "graceful-run used ${ms}ms of CPU in 2s of flood while generation 2 starts" >&2
+	assert [ "$ms" -lt 200 ]
+	assert_equal "$(served_by "$port")" "$pid1"
+	touch "$T/gate-2"
+	wait_ready 2
+	run ready_line 2
+	assert_output --regexp "\(READY=1\)$"
+	# Ready, it floods on: its socket is closed, graceful-run stays idle.
+	wait_for_line "$T/gr.err" 'generation 2: 64 notify messages within 10ms; its notify socket is closed'
+	ms=$(cpu_ms_over "$GR_PID" 1)
+	echo "graceful-run used ${ms}ms of CPU in 1s once generation 2 is ready" >&2
+	assert [ "$ms" -lt 100 ]
+	assert_equal "$(served_by "$port")" "$(generation_pid 2)"
+}
+
+# A pids cgroup (v1 or v2) for the test, or nothing when none can be made.
+make_pids_cgroup() {
+	local base
+	for base in /sys/fs/cgroup/pids /sys/fs/cgroup; do
+		[ -w "$base/cgroup.procs" ] && [ -d "$base" ] || continue
+		CG="$base/gr-test-$$-$BATS_TEST_NUMBER"
+		mkdir "$CG" 2>/dev/null && [ -e "$CG/pids.max" ] && return 0
+		rmdir "$CG" 2>/dev/null
+	done
+	CG=
+	return 1
+}
+
+teardown() {
+	local cg=${CG:-}
+	# The test's processes first, so the cgroup can go.
+	if [ -n "$cg" ] && [ -e "$cg/pids.max" ]; then
+		echo max >"$cg/pids.max" 2>/dev/null || true
+	fi
+	common_teardown
+	if [ -n "$cg" ]; then
+		retry_until 10 rmdir "$cg" 2>/dev/null || true
+	fi
+}
+
+@test "exec:CMD: a probe that cannot be started (fork fails) is tried again" {
+	[ "$(id -u)" = 0 ] || skip "needs root for a pids cgroup"
+	make_pids_cgroup || skip "no pids cgroup can be made here"
+	local port
+	port=$(free_port)
+	# Room for graceful-run and its generation, not for a probe.
+	echo 2 >"$CG/pids.max"
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" \
+		"$GR_BIN" -l "127.0.0.1:$port" --ready exec:true -- sleep 1000 \
+		>"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	GR_PID=$!
+	# Tried again after the first fork failed.
+	wait_for_count "$T/gr.err" 'fork' 2
+	run grep -c 'ready in' "$T/gr.err"
+	assert_output 0
+	echo max >"$CG/pids.max"
+	wait_ready 1
+	run ready_line 1
+	assert_output --regexp "\(ready command\)$"
 }

@@ -284,7 +284,8 @@ check_habit() {
 	[ -x "$GR_HELPERS/selfbind-static" ] || skip "no static linking here"
 	local other
 	other=$(free_port)
-	start_selfbind --
+	# Generation 1 notifies, so generation 2 is waited for until it does.
+	start_selfbind --ready-timeout 3s --
 	# Generation 2 binds a port of its own and sits silently on it.
 	printf 'SELFBIND=%s\nset -- --pause 127.0.0.1:%s\n' \
 		"$GR_HELPERS/selfbind-static" "$other" >"$T/knobs-2"

@@ -9,6 +9,10 @@
  *                                          GRACEFUL_RUN_READY_FD (auto: the former if set)
  *   HTTPD_STATUS_FIRST=1     send STATUS=starting before the start delay
  *   HTTPD_START_DELAY_MS=N   do not accept for N ms (the old generation serves)
+ *   HTTPD_START_GATE=FILE    then neither accept nor notify until FILE exists
+ *   HTTPD_ACCEPT=poll|epoll|thread  how it waits for connections: poll() in
+ *                            the main thread (the default), an epoll loop,
+ *                            or one thread per socket blocked in accept4()
  *   HTTPD_FAIL_START=N       exit N instead of becoming ready
  *   HTTPD_IGNORE_TERM=1      SIGTERM is ignored
  *   HTTPD_FORK_HELPER=1      fork an idle child in our process group
@@ -17,12 +21,14 @@
  * Any request path; "?sleep=MS" delays the response.  Exit: 0 after a drain,
  * 2 on usage/environment errors, N for HTTPD_FAIL_START.
  *
- * Threads: the main thread owns signals and accept(); one detached worker
- * thread per connection, with all signals blocked.
+ * Threads: the main thread owns signals and, unless HTTPD_ACCEPT=thread,
+ * accept(); one detached worker thread per connection, with all signals
+ * blocked.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -49,6 +57,7 @@
 #define ACCEPT_TICK_MS 100          /* bound on a stray blocking accept4() */
 
 enum ready_mode { READY_AUTO, READY_NOTIFY, READY_FD, READY_BOTH, READY_NONE };
+enum accept_mode { ACCEPT_POLL, ACCEPT_EPOLL, ACCEPT_THREAD };
 
 static struct config {
     int gen;
@@ -59,6 +68,8 @@ static struct config {
     bool use_notify, use_ready_fd;  /* resolved from HTTPD_READY */
     const char *notify_socket;
     const char *log_path;
+    const char *start_gate;         /* NULL if none */
+    enum accept_mode accept_mode;
     int ready_fd;                   /* -1 if none */
 } cfg;
 
@@ -152,6 +163,23 @@ static void sleep_ms(long ms)
 
 /* ---------------------------------------------------------- configuration */
 
+static void load_accept_mode(void)
+{
+    static const char *const names[] = { "poll", "epoll", "thread" };
+    const char *mode = getenv("HTTPD_ACCEPT");
+    size_t i;
+    cfg.accept_mode = ACCEPT_POLL;
+    if (!mode || !*mode)
+        return;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(mode, names[i]) == 0) {
+            cfg.accept_mode = (enum accept_mode)i;
+            return;
+        }
+    fprintf(stderr, "httpd: invalid HTTPD_ACCEPT=%s\n", mode);
+    exit(2);
+}
+
 static void load_config(void)
 {
     cfg.gen = env_int("GRACEFUL_RUN_GENERATION", 0, 0, 999999);
@@ -166,6 +194,10 @@ static void load_config(void)
     cfg.notify_socket = getenv("NOTIFY_SOCKET");
     if (cfg.notify_socket && !*cfg.notify_socket)
         cfg.notify_socket = NULL;
+    cfg.start_gate = getenv("HTTPD_START_GATE");
+    if (cfg.start_gate && !*cfg.start_gate)
+        cfg.start_gate = NULL;
+    load_accept_mode();
 
     static const char *const names[] = { "auto", "notify", "fd", "both", "none" };
     const char *mode = getenv("HTTPD_READY");
@@ -350,6 +382,42 @@ static bool wait_start_delay(int ms)
         struct pollfd p = { .fd = sig_pipe[0], .events = POLLIN };
         poll(&p, 1, (int)left);
     }
+}
+
+/*
+ * Waits until the test creates cfg.start_gate, watching its directory with
+ * inotify (set up before the first look, so a creation cannot slip by);
+ * false if told to stop first.
+ */
+static bool wait_start_gate(void)
+{
+    char dir[PATH_MAX];
+    char ev[sizeof(struct inotify_event) + NAME_MAX + 1];
+    int in;
+    bool open_gate = true;
+    if (!cfg.start_gate)
+        return true;
+    snprintf(dir, sizeof dir, "%s", cfg.start_gate);
+    in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (in < 0 || inotify_add_watch(in, dirname(dir), IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0) {
+        fprintf(stderr, "httpd: inotify %s: %s\n", cfg.start_gate, strerror(errno));
+        finish(2);
+    }
+    log_event("waiting for %s", cfg.start_gate);
+    while (access(cfg.start_gate, F_OK) != 0) {
+        if (handle_signals()) {
+            open_gate = false;
+            break;
+        }
+        struct pollfd p[2] = { { .fd = sig_pipe[0], .events = POLLIN },
+                               { .fd = in, .events = POLLIN } };
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        while (read(in, ev, sizeof ev) > 0)
+            ;
+    }
+    close(in);
+    return open_gate;
 }
 
 /* ------------------------------------------------------------ connections */
@@ -664,7 +732,7 @@ static bool accept_one(int lfd)
     }
 }
 
-static void accept_loop(void)
+static void accept_loop_poll(void)
 {
     struct pollfd p[1 + 1024];
     p[0] = (struct pollfd){ .fd = sig_pipe[0], .events = POLLIN };
@@ -680,6 +748,88 @@ static void accept_loop(void)
             if (p[i].revents && !accept_one(p[i].fd))
                 p[i].fd = -1;
         }
+    }
+}
+
+/* An epoll loop over the signal pipe and the sockets, as event loops do. */
+static void accept_loop_epoll(void)
+{
+    struct epoll_event ev = { .events = EPOLLIN }, out[16];
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        fprintf(stderr, "httpd: epoll_create1: %s\n", strerror(errno));
+        finish(2);
+    }
+    for (int i = -1; i < nlisten; i++) {
+        ev.data.fd = i < 0 ? sig_pipe[0] : 3 + i;
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+            fprintf(stderr, "httpd: epoll_ctl: %s\n", strerror(errno));
+            finish(2);
+        }
+    }
+    while (!handle_signals()) {
+        int n = epoll_wait(ep, out, 16, -1);
+        for (int i = 0; i < n; i++)
+            if (out[i].data.fd != sig_pipe[0] && !accept_one(out[i].data.fd))
+                epoll_ctl(ep, EPOLL_CTL_DEL, out[i].data.fd, NULL);
+    }
+    close(ep);
+}
+
+/* One thread per socket, blocked in accept4() as thread-per-socket servers are. */
+static void *acceptor(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    while (!stop_requested) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            spawn_worker(fd);
+        else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            sleep_ms(50);
+        else if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED && errno != EPROTO)
+            break;
+    }
+    return NULL;
+}
+
+static void accept_loop_threads(void)
+{
+    pthread_t t[1024];
+    sigset_t all, old;
+    int n = 0;
+    sigfillset(&all);
+    sigdelset(&all, SIGALRM);       /* the main thread's nudge out of accept4() */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (; n < nlisten; n++)
+        if (pthread_create(&t[n], NULL, acceptor, (void *)(intptr_t)(3 + n)) != 0) {
+            fprintf(stderr, "httpd: pthread_create failed\n");
+            finish(2);
+        }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    while (!handle_signals()) {
+        struct pollfd p = { .fd = sig_pipe[0], .events = POLLIN };
+        poll(&p, 1, -1);
+    }
+    /* A nudge can land just before accept4(): repeat until each is out. */
+    for (int i = 0; i < n; i++)
+        while (pthread_tryjoin_np(t[i], NULL) == EBUSY) {
+            pthread_kill(t[i], SIGALRM);
+            sleep_ms(10);
+        }
+}
+
+static void accept_loop(void)
+{
+    switch (cfg.accept_mode) {
+    case ACCEPT_POLL:
+        accept_loop_poll();
+        break;
+    case ACCEPT_EPOLL:
+        accept_loop_epoll();
+        break;
+    case ACCEPT_THREAD:
+        accept_loop_threads();
+        break;
     }
 }
 
@@ -728,7 +878,7 @@ int main(void)
     install_signals();
     if (cfg.status_first && cfg.notify_socket)
         notify("STATUS=starting");
-    if (!wait_start_delay(cfg.start_delay_ms))
+    if (!wait_start_delay(cfg.start_delay_ms) || !wait_start_gate())
         finish(0);                  /* stopped before ever being ready */
     if (cfg.fail_start >= 0) {
         fprintf(stderr, "failing start\n");
