@@ -53,8 +53,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-#define FDS_PER_RELOAD 8
-
 struct options {
 	struct config cfg;
 	struct listen_spec specs[MAX_LISTENERS];
@@ -152,7 +150,7 @@ static noreturn void usage_error(const char *, ...) PRINTFLIKE(1, 2);
 static noreturn void
 usage_error(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[LOG_LINE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -162,15 +160,18 @@ usage_error(const char *fmt, ...)
 	exit(EXIT_OWN_FAILURE);
 }
 
+/* Every error names the option and what is wrong, then an excerpt. */
 static void
 parse_listen_option(struct options *o, const char *text)
 {
-	char why[256];
+	struct log_excerpt ex;
+	char why[512];
 
 	if (o->nspecs == MAX_LISTENERS)
-		usage_error("more than %d -l options at \"%s\"", MAX_LISTENERS, text);
+		usage_error("listen: more than %d -l options: %s", MAX_LISTENERS,
+		    log_excerpt(&ex, text));
 	if (listen_parse(text, &o->specs[o->nspecs], why, sizeof(why)) == -1) {
-		log_warnx("listen \"%s\": %s", text, why);
+		log_warnx("listen: %s: %s", why, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	o->nspecs++;
@@ -179,11 +180,16 @@ parse_listen_option(struct options *o, const char *text)
 static int64_t
 parse_duration_option(const char *name, const char *text)
 {
+	struct log_excerpt ex;
 	int64_t ns;
 
 	if (parse_duration(text, &ns) == -1) {
-		log_warnx("%s \"%s\": bad duration (e.g. 250ms, 2s, 1m; "
-		    "at most 24h)", name, text);
+		if (errno == ERANGE)
+			log_warnx("%s: more than 24h: %s", name,
+			    log_excerpt(&ex, text));
+		else
+			log_warnx("%s: bad duration (e.g. 250ms, 2s, 1m; at "
+			    "most 24h): %s", name, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	return ns;
@@ -192,11 +198,18 @@ parse_duration_option(const char *name, const char *text)
 static int
 parse_signal_option(const char *name, const char *text)
 {
+	struct log_excerpt ex;
+	uint64_t n;
 	int signo;
 
 	if (parse_signal(text, &signo) == -1) {
-		log_warnx("%s \"%s\": unknown signal (e.g. TERM, SIGQUIT, 15)",
-		    name, text);
+		if (parse_uint(text, 10, 64, &n) == 0 && n > 31 &&
+		    n < (uint64_t)SIGRTMIN)
+			log_warnx("%s: signal %d is reserved by the C library: "
+			    "%s", name, (int)n, log_excerpt(&ex, text));
+		else
+			log_warnx("%s: unknown signal (e.g. TERM, SIGQUIT, 15): "
+			    "%s", name, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	return signo;
@@ -206,22 +219,99 @@ parse_signal_option(const char *name, const char *text)
 static void
 parse_user_option(struct options *o, const char *text)
 {
+	struct log_excerpt ex;
 	char why[256];
 
 	if (runas_parse(text, &o->user, why, sizeof(why)) == -1) {
-		log_warnx("-u \"%s\": %s", text, why);
+		log_warnx("-u: %s: %s", why, log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 	if (geteuid() != 0 && o->user.uid != geteuid()) {
-		log_warnx("-u \"%s\": only root can run children as another "
-		    "user", text);
+		log_warnx("-u: only root can run children as another user: %s",
+		    log_excerpt(&ex, text));
 		exit(EXIT_OWN_FAILURE);
 	}
 }
 
-static void
-parse_one_option(struct options *o, int ch, char *argv[])
+/*
+ * The option getopt stopped at: the text of a long one ("--name", as far
+ * as any "="), or "-c" for a short one, even inside a cluster such as
+ * "-xq", where optind has not moved on.
+ */
+void
+cmd_option_text(char *out, size_t len, char *argv[], int start)
 {
+	const char *arg = argv[optind - 1];
+
+	if (optind > start && strncmp(arg, "--", 2) == 0)
+		snprintf(out, len, "%.*s", (int)strcspn(arg, "="), arg);
+	else
+		snprintf(out, len, "-%c", optopt);
+}
+
+/* Why getopt refused a long option: "--quiet=3", "--re" or a typo. */
+static const char *
+option_why(const char *text, const char *arg)
+{
+	const struct option *found = NULL;
+	size_t len = strlen(text + 2), i, matches = 0;
+
+	for (i = 0; longopts[i].name != NULL; i++) {
+		if (strncmp(longopts[i].name, text + 2, len) != 0)
+			continue;
+		found = &longopts[i];
+		if (found->name[len] == '\0') {
+			matches = 1;
+			break;
+		}
+		matches++;
+	}
+	if (matches > 1)
+		return "ambiguous option";
+	if (matches == 1 && found->has_arg == no_argument &&
+	    strchr(arg, '=') != NULL)
+		return "no argument allowed for option";
+	return "unknown option";
+}
+
+static noreturn void
+option_error(int ch, char *argv[], int start)
+{
+	const char *arg = argv[optind - 1];
+	struct log_excerpt ex;
+	char text[LOG_EXCERPT_MAX + 2];	/* one more: the excerpt says it was cut */
+
+	cmd_option_text(text, sizeof(text), argv, start);
+	if (ch == ':')
+		usage_error("option %s needs an argument", log_excerpt(&ex, text));
+	if (text[1] == '-')
+		usage_error("%s %s", option_why(text, arg),
+		    log_excerpt(&ex, text));
+	usage_error("unknown option %s", log_excerpt(&ex, text));
+}
+
+/* Refused at once: one that cannot be blocked would kill the wrapper. */
+static void
+check_reload_signal(int signo, const char *text)
+{
+	const char *why = signals_unfit_for_reload(signo);
+	struct log_excerpt ex;
+
+	if (why == NULL)
+		return;
+	if (strcmp(parse_signame(signo), "?") != 0)
+		usage_error("--reload-signal: SIG%s cannot be the reload "
+		    "signal (%s): %s", parse_signame(signo), why,
+		    log_excerpt(&ex, text));
+	usage_error("--reload-signal: signal %d cannot be the reload signal "
+	    "(%s): %s", signo, why, log_excerpt(&ex, text));
+}
+
+static void
+parse_one_option(struct options *o, int ch, char *argv[], int start)
+{
+	struct log_excerpt ex;
+
 	switch (ch) {
 	case 'l':
 		parse_listen_option(o, optarg);
@@ -233,8 +323,8 @@ parse_one_option(struct options *o, int ch, char *argv[])
 		o->ready_timeout_ns = parse_duration_option("--ready-timeout",
 		    optarg);
 		if (o->ready_timeout_ns == 0)
-			usage_error("--ready-timeout \"%s\": must be more "
-			    "than 0", optarg);
+			usage_error("--ready-timeout: must be more than 0: %s",
+			    log_excerpt(&ex, optarg));
 		break;
 	case OPT_CHECK:
 		o->cfg.check = optarg;
@@ -269,6 +359,7 @@ parse_one_option(struct options *o, int ch, char *argv[])
 	case OPT_RELOAD_SIGNAL:
 		o->cfg.reload_signal = parse_signal_option("--reload-signal",
 		    optarg);
+		check_reload_signal(o->cfg.reload_signal, optarg);
 		break;
 	case 'p':
 		o->pid_file = optarg;
@@ -284,7 +375,7 @@ parse_one_option(struct options *o, int ch, char *argv[])
 		break;
 	case 'C':
 		if (*optarg == '\0')
-			usage_error("-C \"\": empty directory");
+			usage_error("-C: empty directory: \"\"");
 		o->dir = optarg;
 		break;
 	case OPT_TAKEOVER:
@@ -304,17 +395,16 @@ parse_one_option(struct options *o, int ch, char *argv[])
 	case 'V':
 		printf("graceful-run %s\n", PACKAGE_VERSION);
 		exit(0);
-	case ':':
-		usage_error("option \"%s\" needs an argument", argv[optind - 1]);
 	default:
-		usage_error("unknown option \"%s\"", argv[optind - 1]);
+		option_error(ch, argv, start);
 	}
 }
 
 static void
 parse_options(struct options *o, int argc, char *argv[])
 {
-	int ch;
+	struct log_excerpt ex;
+	int ch, start = optind;
 
 	o->cfg.stop_signal = SIGTERM;
 	o->cfg.stop_timeout_ns = 30 * NSEC_PER_SEC;
@@ -323,26 +413,27 @@ parse_options(struct options *o, int argc, char *argv[])
 	o->ready_text = "auto";
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:l:p:c:u:C:qvhV", longopts,
-	    NULL)) != -1)
-		parse_one_option(o, ch, argv);
+	    NULL)) != -1) {
+		parse_one_option(o, ch, argv, start);
+		start = optind;
+	}
 	if (optind == argc)
 		usage_error("missing %s", "-- COMMAND");
 	if (strcmp(argv[optind - 1], "--") != 0)
-		usage_error("missing \"--\" before \"%s\"", argv[optind]);
+		usage_error("missing \"--\" before %s",
+		    log_excerpt(&ex, argv[optind]));
 	o->cfg.argv = argv + optind;
 	o->cfg.ready.timeout_ns = o->ready_timeout_ns;
+	errno = 0;
 	if (ready_parse(o->ready_text, &o->cfg.ready) == -1)
-		usage_error("--ready \"%s\": want auto[:DURATION], accepting, "
-		    "notify, delay:DURATION or exec:COMMAND", o->ready_text);
+		usage_error("--ready: %s: %s", errno == ERANGE ?
+		    "more than 24h" : "want auto[:DURATION], accepting, "
+		    "notify, delay:DURATION or exec:COMMAND",
+		    log_excerpt(&ex, o->ready_text));
 	if (o->cfg.restart_delay_ns == 0 ||
 	    o->cfg.restart_max_delay_ns < o->cfg.restart_delay_ns)
 		usage_error("--restart-delay must be more than 0 and at most "
 		    "--restart-max-delay");
-	if (o->cfg.reload_signal == SIGTERM || o->cfg.reload_signal == SIGINT ||
-	    o->cfg.reload_signal == SIGQUIT || o->cfg.reload_signal == SIGCHLD ||
-	    o->cfg.reload_signal == SIGKILL || o->cfg.reload_signal == SIGSTOP)
-		usage_error("--reload-signal %s: that signal has another use",
-		    parse_signame(o->cfg.reload_signal));
 }
 
 /* A closed 0, 1 or 2 would hand a socket to the child as its stdin. */
@@ -363,26 +454,28 @@ static int
 open_sockets(const struct options *o, struct listeners *ls)
 {
 	struct rlimit rl;
+	size_t need;
 	int rc;
 
-	rc = o->nspecs > 0 ? sockets_bind(o->specs, o->nspecs, ls) :
-	    sockets_adopt(ls);
+	if (o->nspecs > 0) {
+		sockets_close_passed();
+		rc = sockets_bind(o->specs, o->nspecs, ls);
+	} else
+		rc = sockets_adopt(ls);
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
+	unsetenv("LISTEN_PIDFDID");
 	if (rc == -1)
 		return -1;
-	/*
-	 * Besides 0-2 and the sockets, a reload holds the signalfd, a ready
-	 * pipe, a notify socket and an exec-error pipe, and the old
-	 * generation's notify socket.
-	 */
+	/* Now, not at the first spawn or the first reload. */
+	need = spawn_fds_needed(ls->n);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    FIRST_LISTEN_FD + ls->n + FDS_PER_RELOAD > rl.rlim_cur) {
-		log_warnx("%zu sockets: too many for the fd limit (%llu; "
-		    "graceful-run needs %zu)", ls->n,
-		    (unsigned long long)rl.rlim_cur,
-		    FIRST_LISTEN_FD + ls->n + FDS_PER_RELOAD);
+	    need > rl.rlim_cur) {
+		log_warnx("fd limit too low for %zu socket%s: graceful-run "
+		    "needs %zu, the limit (ulimit -n) is %llu", ls->n,
+		    ls->n == 1 ? "" : "s", need,
+		    (unsigned long long)rl.rlim_cur);
 		sockets_release(ls);
 		return -1;
 	}
@@ -435,11 +528,15 @@ main(int argc, char *argv[])
 	static struct listeners ls;
 	int sigfd, status;
 
+	/* Before anything is written: a closed reader is EPIPE, not death. */
+	if (signals_ignore_pipe() == -1)
+		return EXIT_OWN_FAILURE;
 	if (argc > 1 && strcmp(argv[1], "notify") == 0)
 		return notify_command(argc - 1, argv + 1);
 	if (argc > 1 && client_is_verb(argv[1]))
 		return client_command(argc - 1, argv + 1);
 	open_standard_fds();
+	sockets_close_inherited();
 	parse_options(&o, argc, argv);
 	if (o.takeover && takeover_enable(o.cfg.argv[0], o.verbose) == -1)
 		return EXIT_OWN_FAILURE;

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include "graceful-run.h"
 
@@ -16,13 +20,17 @@ extern char **environ;
 
 /* Names meant for graceful-run, or set by it: never inherited as they are. */
 static const char *const stripped_exact[] = {
-	"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
+	"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "LISTEN_PIDFDID",
+	"NOTIFY_SOCKET",
 	"WATCHDOG_USEC", "WATCHDOG_PID", "SERVER_STARTER_PORT",
 	"SERVER_STARTER_GENERATION", "EINHORN_FDS", "EINHORN_FD_COUNT",
 };
 static const char *const stripped_prefix[] = { "EINHORN_FD_", "GRACEFUL_RUN_" };
 
+/* Room for any pid, and for any 64-bit inode number. */
 #define LISTEN_PID_DIGITS 20
+/* statfs(2) f_type of the pidfs filesystem (Linux 6.9 and later). */
+#define CHILDENV_PIDFS_MAGIC 0x50494446
 
 /* With -u, the child's own user replaces these (see childenv_build). */
 static const char *const user_vars[] = { "HOME", "USER", "LOGNAME" };
@@ -118,6 +126,12 @@ childenv_add_sockets(struct envbuf *eb, struct childenv *env,
 		envbuf_add(eb, "LISTEN_PID=%*s", LISTEN_PID_DIGITS, "");
 		if (!eb->failed)
 			env->listen_pid = eb->vars[eb->n - 1] + strlen("LISTEN_PID=");
+		envbuf_add(eb, "LISTEN_PIDFDID=%*s", LISTEN_PID_DIGITS, "");
+		if (!eb->failed) {
+			env->pidfdid_slot = eb->n - 1;
+			env->listen_pidfdid = eb->vars[eb->n - 1] +
+			    strlen("LISTEN_PIDFDID=");
+		}
 		envbuf_add(eb, "LISTEN_FDNAMES=%s", names);
 		envbuf_add(eb, "EINHORN_FD_COUNT=%zu", ls->n);
 		for (i = 0; i < ls->n; i++)
@@ -201,23 +215,69 @@ childenv_build(struct childenv *env, const struct childenv_input *in)
 	return 0;
 }
 
-/* Runs in the forked child, before exec: no allocation, no stdio. */
-void
-childenv_set_pid(struct childenv *env, pid_t pid)
+/* Digits into a preallocated slot: async-signal-safe. */
+static void
+childenv_put_number(char *slot, uint64_t v)
 {
 	char digits[LISTEN_PID_DIGITS];
 	size_t n = 0, i;
-	unsigned long v = (unsigned long)pid;
 
-	if (env->listen_pid == NULL)
-		return;
 	do {
 		digits[n++] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0 && n < sizeof(digits));
 	for (i = 0; i < n; i++)
-		env->listen_pid[i] = digits[n - 1 - i];
-	env->listen_pid[n] = '\0';
+		slot[i] = digits[n - 1 - i];
+	slot[n] = '\0';
+}
+
+/* Take a variable out of the child's copy of the array: the last one moves in. */
+static void
+childenv_drop(struct childenv *env, size_t slot)
+{
+	size_t last = slot;
+
+	while (env->vars[last + 1] != NULL)
+		last++;
+	env->vars[slot] = env->vars[last];
+	env->vars[last] = NULL;
+}
+
+/*
+ * LISTEN_PIDFDID as systemd sets it: the inode of a pidfd of the child,
+ * which names the process for good only where pidfds live on pidfs (on
+ * older kernels every pidfd shares one anonymous inode: no variable then).
+ */
+static void
+childenv_set_pidfdid(struct childenv *env, pid_t pid)
+{
+	struct statfs sfs;
+	struct stat st;
+	int fd = -1;
+	bool ok = false;
+
+#ifdef SYS_pidfd_open
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+	if (fd != -1 && fstatfs(fd, &sfs) == 0 &&
+	    sfs.f_type == CHILDENV_PIDFS_MAGIC && fstat(fd, &st) == 0) {
+		childenv_put_number(env->listen_pidfdid, (uint64_t)st.st_ino);
+		ok = true;
+	}
+	if (fd != -1)
+		close(fd);
+	if (!ok)
+		childenv_drop(env, env->pidfdid_slot);
+}
+
+/* Runs in the forked child, before exec: no allocation, no stdio. */
+void
+childenv_set_pid(struct childenv *env, pid_t pid)
+{
+	if (env->listen_pid == NULL)
+		return;
+	childenv_put_number(env->listen_pid, (uint64_t)pid);
+	childenv_set_pidfdid(env, pid);
 }
 
 void
@@ -232,4 +292,5 @@ childenv_free(struct childenv *env)
 	free(env->vars);
 	env->vars = NULL;
 	env->listen_pid = NULL;
+	env->listen_pidfdid = NULL;
 }

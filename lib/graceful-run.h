@@ -35,6 +35,13 @@ void log_debug(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatal(const char *, ...) PRINTFLIKE(1, 2);
 noreturn void fatalx(const char *, ...) PRINTFLIKE(1, 2);
 void log_on_fatal(void (*)(void));
+#define LOG_LINE_MAX 1024
+/* A bounded, escaped excerpt of user input: "text" or "text"... */
+#define LOG_EXCERPT_MAX 64
+struct log_excerpt {
+	char s[LOG_EXCERPT_MAX * 4 + 6];
+};
+const char *log_excerpt(struct log_excerpt *, const char *text);
 
 /* clock.c: monotonic time in nanoseconds; 0 means "no deadline". */
 #define NSEC_PER_MSEC INT64_C(1000000)
@@ -43,7 +50,8 @@ int64_t clock_now(void);
 double clock_seconds(int64_t ns);
 int64_t clock_earliest(int64_t a, int64_t b);
 
-/* parse.c: durations and signal names as the command line spells them. */
+/* parse.c: numbers, durations and signal names as the command line spells them. */
+int parse_uint(const char *, unsigned base, uint64_t max, uint64_t *);
 int parse_duration(const char *, int64_t *ns);
 int parse_signal(const char *, int *signo);
 const char *parse_signame(int signo);
@@ -55,7 +63,7 @@ struct listen_spec {
 	enum listen_kind kind;
 	char name[256];		/* empty: derived from the address */
 	char host[256];		/* empty: every interface */
-	char port[6];
+	char port[6];		/* the number, normalized: no leading zeros */
 	char path[108];		/* unix; abstract names start with '@' */
 	int backlog;
 	bool reuseport;
@@ -83,6 +91,8 @@ struct listeners {
 	size_t n;
 };
 int sockets_bind(const struct listen_spec *, size_t, struct listeners *);
+void sockets_close_inherited(void);
+void sockets_close_passed(void);
 int sockets_adopt(struct listeners *);
 int sockets_adopt_env(struct listeners *, const char *pid_env,
     const char *fds_env, const char *names_env, pid_t self);
@@ -94,6 +104,8 @@ bool sockets_unix_stale(const struct sockaddr_un *, socklen_t);
 struct childenv {
 	char **vars;		/* NULL-terminated, for execve */
 	char *listen_pid;	/* "LISTEN_PID=" slot the child fills in */
+	char *listen_pidfdid;	/* "LISTEN_PIDFDID=" slot, likewise */
+	size_t pidfdid_slot;	/* its index, dropped where there is no pidfs */
 	size_t first_owned;	/* vars before this belong to environ */
 };
 struct childenv_input {
@@ -108,9 +120,11 @@ void childenv_set_pid(struct childenv *, pid_t);
 void childenv_free(struct childenv *);
 
 /* signals.c: every signal graceful-run handles arrives on one signalfd. */
+int signals_ignore_pipe(void);
 int signals_open(int reload_signal);
 int signals_read(int fd, int *signo);
-void signals_reset_for_exec(void);
+int signals_reset_for_exec(void);
+const char *signals_unfit_for_reload(int signo);
 bool signals_is_forwarded(int signo);
 
 /* spawn.c: fork and exec with the fds placed and the env given. */
@@ -122,6 +136,7 @@ struct spawn_request {
 };
 pid_t spawn_process(const struct spawn_request *, int *exec_errno);
 pid_t spawn_shell(const char *command, struct childenv *env);
+size_t spawn_fds_needed(size_t nsockets);
 int spawn_exit_status(int wait_status);
 bool spawn_has_exited(pid_t);
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include "graceful-run.h"
 
 #define LISTEN_BACKLOG_MAX 65535
+/* Longer than any address with options: a typo or garbage. */
+#define LISTEN_TEXT_MAX 1023
 
 static int fail(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
 
@@ -44,18 +47,19 @@ listen_name_valid(const char *name)
 	return true;
 }
 
+/* A number, leading zeros and all: "000008080" is port 8080. */
 static int
 listen_parse_port(const char *text, struct listen_spec *spec, char *why,
     size_t whylen)
 {
-	const char *errstr = NULL;
-	long long port;
+	struct log_excerpt ex;
+	uint64_t port;
 
-	port = strtonum(text, 1, 65535, &errstr);
-	if (*text == '\0' || !isdigit((unsigned char)*text) || errstr != NULL)
-		return fail(why, whylen, "bad port \"%s\" (1-65535)", text);
+	if (parse_uint(text, 10, 65535, &port) == -1 || port == 0)
+		return fail(why, whylen, "bad port %s (1-65535)",
+		    log_excerpt(&ex, text));
 	/* The number, not the text: leading zeros would not fit. */
-	snprintf(spec->port, sizeof(spec->port), "%lld", port);
+	snprintf(spec->port, sizeof(spec->port), "%u", (unsigned)port);
 	return 0;
 }
 
@@ -64,30 +68,34 @@ static int
 listen_parse_inet(char *text, struct listen_spec *spec, char *why,
     size_t whylen)
 {
+	struct log_excerpt ex;
 	char *colon, *end;
 
 	if (text[0] == '[') {
 		end = strchr(text, ']');
 		if (end == NULL || end[1] != ':')
-			return fail(why, whylen, "bad IPv6 address \"%s\" "
-			    "(want [ADDRESS]:PORT)", text);
+			return fail(why, whylen, "bad IPv6 address %s "
+			    "(want [ADDRESS]:PORT)", log_excerpt(&ex, text));
 		*end = '\0';
 		if (end == text + 1)
 			return fail(why, whylen, "%s", "empty IPv6 address");
 		if (strlcpy(spec->host, text + 1, sizeof(spec->host)) >=
 		    sizeof(spec->host))
-			return fail(why, whylen, "%s", "host name too long");
+			return fail(why, whylen, "host name too long (%zu "
+			    "bytes, at most %zu)", strlen(text + 1),
+			    sizeof(spec->host) - 1);
 		return listen_parse_port(end + 2, spec, why, whylen);
 	}
 	colon = strrchr(text, ':');
 	if (colon == NULL)
 		return listen_parse_port(text, spec, why, whylen);
 	if (strchr(text, ':') != colon)
-		return fail(why, whylen, "bad address \"%s\" (write IPv6 "
-		    "addresses as [ADDRESS]:PORT)", text);
+		return fail(why, whylen, "bad address %s (write IPv6 "
+		    "addresses as [ADDRESS]:PORT)", log_excerpt(&ex, text));
 	*colon = '\0';
 	if (strlcpy(spec->host, text, sizeof(spec->host)) >= sizeof(spec->host))
-		return fail(why, whylen, "%s", "host name too long");
+		return fail(why, whylen, "host name too long (%zu bytes, at "
+		    "most %zu)", strlen(text), sizeof(spec->host) - 1);
 	return listen_parse_port(colon + 1, spec, why, whylen);
 }
 
@@ -98,8 +106,8 @@ listen_parse_unix(const char *path, struct listen_spec *spec, char *why,
 	if (*path == '\0' || strcmp(path, "@") == 0)
 		return fail(why, whylen, "%s", "empty unix socket path");
 	if (strlcpy(spec->path, path, sizeof(spec->path)) >= sizeof(spec->path))
-		return fail(why, whylen, "unix socket path too long "
-		    "(%zu bytes at most)", sizeof(spec->path) - 1);
+		return fail(why, whylen, "unix socket path too long (%zu "
+		    "bytes, at most %zu)", strlen(path), sizeof(spec->path) - 1);
 	return 0;
 }
 
@@ -107,27 +115,33 @@ static int
 listen_parse_owner(const char *value, struct listen_spec *spec, char *why,
     size_t whylen)
 {
+	struct log_excerpt ex;
 	char user[256];
 	const char *group;
 	struct passwd *pw;
 	struct group *gr;
 
+	group = strchr(value, ':');
+	if ((group != NULL ? (size_t)(group - value) : strlen(value)) >=
+	    sizeof(user))
+		return fail(why, whylen, "owner: user name too long: %s",
+		    log_excerpt(&ex, value));
 	strlcpy(user, value, sizeof(user));
-	group = NULL;
-	if (strchr(user, ':') != NULL) {
-		*strchr(user, ':') = '\0';
-		group = strchr(value, ':') + 1;
+	if (group != NULL) {
+		user[group - value] = '\0';
+		group++;
 	}
 	pw = getpwnam(user);
 	if (pw == NULL)
-		return fail(why, whylen, "owner: no such user \"%s\"", user);
+		return fail(why, whylen, "owner: no such user %s",
+		    log_excerpt(&ex, user));
 	spec->uid = pw->pw_uid;
 	spec->gid = pw->pw_gid;
 	if (group != NULL && *group != '\0') {
 		gr = getgrnam(group);
 		if (gr == NULL)
-			return fail(why, whylen, "owner: no such group \"%s\"",
-			    group);
+			return fail(why, whylen, "owner: no such group %s",
+			    log_excerpt(&ex, group));
 		spec->gid = gr->gr_gid;
 	}
 	spec->has_owner = true;
@@ -138,9 +152,9 @@ static int
 listen_parse_option(char *opt, struct listen_spec *spec, char *why,
     size_t whylen)
 {
-	const char *errstr = NULL;
-	char *value, *end;
-	unsigned long mode;
+	struct log_excerpt ex;
+	uint64_t n;
+	char *value;
 	bool is_inet = spec->kind != LISTEN_UNIX;
 	bool is_file = spec->kind == LISTEN_UNIX && spec->path[0] != '@';
 
@@ -153,26 +167,24 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 		spec->v6only = true;
 	else if (strcmp(opt, "backlog") == 0 && value != NULL &&
 	    spec->kind != LISTEN_UDP) {
-		spec->backlog = (int)strtonum(value, 1, LISTEN_BACKLOG_MAX,
-		    &errstr);
-		if (errstr != NULL)
-			return fail(why, whylen, "backlog \"%s\" (1-65535)",
-			    value);
+		if (parse_uint(value, 10, LISTEN_BACKLOG_MAX, &n) == -1 ||
+		    n == 0)
+			return fail(why, whylen, "bad backlog %s (1-65535)",
+			    log_excerpt(&ex, value));
+		spec->backlog = (int)n;
 	} else if (strcmp(opt, "mode") == 0 && value != NULL && is_file) {
-		/* Range-checked before the cast; no sign or blank before it. */
-		mode = strtoul(value, &end, 8);
-		if (!isdigit((unsigned char)*value) || *end != '\0' ||
-		    mode > 07777)
-			return fail(why, whylen, "bad mode \"%s\" (octal, "
-			    "e.g. 0660)", value);
-		spec->mode = (mode_t)mode;
+		/* Checked in range before it becomes a mode_t. */
+		if (parse_uint(value, 8, 07777, &n) == -1)
+			return fail(why, whylen, "bad mode %s (octal digits, "
+			    "at most 07777, e.g. 0660)", log_excerpt(&ex, value));
+		spec->mode = (mode_t)n;
 		spec->has_mode = true;
 	} else if (strcmp(opt, "owner") == 0 && value != NULL && is_file)
 		return listen_parse_owner(value, spec, why, whylen);
 	else
-		return fail(why, whylen, "option \"%s\" does not apply here "
+		return fail(why, whylen, "option %s does not apply here "
 		    "(backlog=N, reuseport, v6only; mode=, owner= for unix "
-		    "paths)", opt);
+		    "paths)", log_excerpt(&ex, opt));
 	return 0;
 }
 
@@ -235,21 +247,24 @@ int
 listen_parse(const char *text, struct listen_spec *spec, char *why,
     size_t whylen)
 {
-	char buf[1024], *rest, *name, *opt;
+	char buf[LISTEN_TEXT_MAX + 1], *rest, *name, *opt;
+	struct log_excerpt ex;
 
 	memset(spec, 0, sizeof(*spec));
 	spec->text = text;
 	spec->kind = LISTEN_TCP;
 	spec->backlog = SOMAXCONN;
 	if (strlcpy(buf, text, sizeof(buf)) >= sizeof(buf))
-		return fail(why, whylen, "%s", "too long");
+		return fail(why, whylen, "argument too long (%zu bytes, at "
+		    "most %d)", strlen(text), LISTEN_TEXT_MAX);
 	rest = buf;
 	name = listen_split_name(buf);
 	if (name != NULL) {
 		rest = name + strlen(name) + 1;
 		if (!listen_name_valid(name))
-			return fail(why, whylen, "bad name \"%s\" (printable, "
-			    "no ':' or space, 255 bytes at most)", name);
+			return fail(why, whylen, "bad name %s (printable, no "
+			    "':' or space, 255 bytes at most)",
+			    log_excerpt(&ex, name));
 		strlcpy(spec->name, name, sizeof(spec->name));
 	}
 	opt = strchr(rest, ',');

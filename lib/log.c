@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,12 @@
 
 #include "graceful-run.h"
 
+/* How long one line may wait for a reader of a non-blocking stderr. */
+#define LOG_STALL_MS 1000
+
 static int verbosity = LOG_NORMAL;
+/* The reader of a non-blocking stderr did not keep up: wait no more. */
+static bool stalled;
 static void (*fatal_cleanup)(void);
 
 /* What fatal() undoes before it exits: children, sockets, files. */
@@ -43,11 +49,42 @@ log_init(int level)
 	verbosity = level;
 }
 
+/*
+ * All of it, or as much as stderr takes: the rest after a short write,
+ * again after EINTR, and on a non-blocking stderr (shared with whoever
+ * set O_NONBLOCK on it) a bounded wait for room. Any other error (EPIPE: no
+ * reader) drops the line: there is no one left to tell.
+ */
+static void
+log_write_all(const char *buf, size_t n)
+{
+	struct pollfd pfd = { .fd = STDERR_FILENO, .events = POLLOUT };
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(STDERR_FILENO, buf, n);
+		if (w > 0) {
+			buf += w;
+			n -= (size_t)w;
+			stalled = false;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN && !stalled &&
+		    poll(&pfd, 1, LOG_STALL_MS) > 0)
+			continue;
+		if (w == -1 && errno == EAGAIN)
+			stalled = true;
+		return;
+	}
+}
+
 /* One write(2) a line, so lines from several processes never interleave. */
 static void
 log_emit(const char *fmt, va_list ap, int errnum)
 {
-	char line[1024];
+	char line[LOG_LINE_MAX];
 	size_t n;
 	int m;
 
@@ -63,8 +100,49 @@ log_emit(const char *fmt, va_list ap, int errnum)
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	while (write(STDERR_FILENO, line, n) == -1 && errno == EINTR)
-		;
+	log_write_all(line, n);
+}
+
+/*
+ * TEXT as a log line shows it: quoted, control characters and quotes
+ * escaped (a newline in an argument must not forge a line), and cut after
+ * LOG_EXCERPT_MAX bytes with "..." so the line says what is wrong first.
+ */
+const char *
+log_excerpt(struct log_excerpt *ex, const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strnlen(text, LOG_EXCERPT_MAX + 1), i, o = 0;
+	bool cut = len > LOG_EXCERPT_MAX;
+	unsigned char c;
+
+	if (cut) {
+		len = LOG_EXCERPT_MAX;
+		/* Not in the middle of a UTF-8 sequence. */
+		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+			len--;
+	}
+	ex->s[o++] = '"';
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)text[i];
+		if (c < ' ' || c == 0x7f) {
+			ex->s[o++] = '\\';
+			ex->s[o++] = 'x';
+			ex->s[o++] = hex[c >> 4];
+			ex->s[o++] = hex[c & 0xf];
+		} else {
+			if (c == '"' || c == '\\')
+				ex->s[o++] = '\\';
+			ex->s[o++] = (char)c;
+		}
+	}
+	ex->s[o++] = '"';
+	if (cut) {
+		memcpy(ex->s + o, "...", 3);
+		o += 3;
+	}
+	ex->s[o] = '\0';
+	return ex->s;
 }
 
 /* Log at a level if the verbosity allows; errno survives the call. */

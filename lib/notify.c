@@ -20,7 +20,8 @@
 #define NOTIFY_MSG_MAX 4096
 #define NOTIFY_FDS_MAX 64
 
-static char notify_dir[96];
+/* Room left in sun_path for "/" and a generation number. */
+static char notify_dir[sizeof(((struct sockaddr_un *)0)->sun_path) - 12];
 
 /*
  * With -u the children run as another user, who must reach the sockets:
@@ -40,27 +41,52 @@ notify_dir_share(const struct runas *ra)
 	return 0;
 }
 
+static int
+notify_dir_try(const char *base)
+{
+	if (base == NULL || *base != '/')
+		return -1;
+	if ((size_t)snprintf(notify_dir, sizeof(notify_dir),
+	    "%s/graceful-run.XXXXXX", base) >= sizeof(notify_dir) ||
+	    mkdtemp(notify_dir) == NULL) {
+		notify_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Where a daemon keeps such things: $XDG_RUNTIME_DIR, $TMPDIR, /run for
+ * root, /tmp (with -u: /run, /tmp, $TMPDIR); the first one it can make the
+ * directory in. Where none will do (a read-only /tmp in a hardened
+ * container), the children get the ready pipe alone, and one line says so
+ * once.
+ */
 int
 notify_dir_create(void)
 {
 	const struct runas *ra = runas_user_of_children();
-	const char *base = getenv("XDG_RUNTIME_DIR");
+	static bool told;
+	bool made;
 
 	if (ra != NULL)
-		base = access("/run", W_OK | X_OK) == 0 ? "/run" : "/tmp";
-	if (base == NULL || *base != '/' || access(base, W_OK | X_OK) == -1)
-		base = getenv("TMPDIR");
-	if (base == NULL || *base != '/' || access(base, W_OK | X_OK) == -1)
-		base = "/tmp";
-	if ((size_t)snprintf(notify_dir, sizeof(notify_dir),
-	    "%s/graceful-run.XXXXXX", base) >= sizeof(notify_dir))
-		snprintf(notify_dir, sizeof(notify_dir), "/tmp/graceful-run.XXXXXX");
-	if (mkdtemp(notify_dir) == NULL) {
-		log_warn("mkdtemp %s", notify_dir);
-		notify_dir[0] = '\0';
-		return -1;
-	}
-	return ra != NULL ? notify_dir_share(ra) : 0;
+		made = notify_dir_try("/run") == 0 || notify_dir_try("/tmp") == 0 ||
+		    notify_dir_try(getenv("TMPDIR")) == 0;
+	else
+		made = notify_dir_try(getenv("XDG_RUNTIME_DIR")) == 0 ||
+		    notify_dir_try(getenv("TMPDIR")) == 0 ||
+		    (geteuid() == 0 && notify_dir_try("/run") == 0) ||
+		    notify_dir_try("/tmp") == 0;
+	if (made)
+		return ra != NULL ? notify_dir_share(ra) : 0;
+	if (!told)
+		log_warnx("no directory for notify sockets can be made "
+		    "(%s): children get the ready pipe only", ra != NULL ?
+		    "/run, /tmp, $TMPDIR" : geteuid() == 0 ?
+		    "$XDG_RUNTIME_DIR, $TMPDIR, /run, /tmp" :
+		    "$XDG_RUNTIME_DIR, $TMPDIR, /tmp");
+	told = true;
+	return -1;
 }
 
 void

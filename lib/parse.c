@@ -27,6 +27,41 @@ static const struct {
 /* Up to a day with millisecond precision: anything longer is a typo. */
 #define DURATION_MAX (24 * 3600 * NSEC_PER_SEC)
 
+/*
+ * Digits only, in BASE (8 or 10): no sign, no space, no prefix, however
+ * many leading zeros. 0 and *out, or -1 with errno EINVAL (not a number)
+ * or ERANGE (more than MAX), checked before anything can overflow.
+ */
+int
+parse_uint(const char *text, unsigned base, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0, d;
+	const char *p;
+
+	if (*text == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	for (p = text; *p != '\0'; p++) {
+		d = (uint64_t)(unsigned char)*p - '0';
+		if (*p < '0' || d >= base) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	for (p = text; *p != '\0'; p++) {
+		d = (uint64_t)(*p - '0');
+		if (v > (max - d) / base) {
+			errno = ERANGE;
+			return -1;
+		}
+		v = v * base + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* -1 with errno EINVAL when malformed, ERANGE when more than 24h. */
 int
 parse_duration(const char *text, int64_t *ns)
 {
@@ -34,13 +69,16 @@ parse_duration(const char *text, int64_t *ns)
 	int64_t whole = 0, frac = 0, scale = 1;
 	size_t i;
 
+	errno = EINVAL;
 	if (!isdigit((unsigned char)*p))
 		return -1;
 	for (; isdigit((unsigned char)*p); p++) {
 		whole = whole * 10 + (*p - '0');
 		/* Past a day in the smallest unit is past a day in any. */
-		if (whole > DURATION_MAX / NSEC_PER_MSEC)
+		if (whole > DURATION_MAX / NSEC_PER_MSEC) {
+			errno = ERANGE;
 			return -1;
+		}
 	}
 	if (*p == '.') {
 		for (p++; isdigit((unsigned char)*p); p++) {
@@ -53,11 +91,17 @@ parse_duration(const char *text, int64_t *ns)
 	for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
 		if (strcmp(p, duration_units[i].suffix) != 0)
 			continue;
-		if (whole > DURATION_MAX / duration_units[i].ns)
+		if (whole > DURATION_MAX / duration_units[i].ns) {
+			errno = ERANGE;
 			return -1;
+		}
 		*ns = whole * duration_units[i].ns +
 		    frac * (duration_units[i].ns / scale);
-		return *ns > DURATION_MAX ? -1 : 0;
+		if (*ns > DURATION_MAX) {
+			errno = ERANGE;
+			return -1;
+		}
+		return 0;
 	}
 	return -1;
 }
@@ -81,14 +125,13 @@ static const struct {
 int
 parse_signal(const char *text, int *signo)
 {
-	const char *errstr = NULL;
+	uint64_t n;
 	size_t i;
-	long long n;
 
 	if (isdigit((unsigned char)text[0])) {
-		n = strtonum(text, 1, SIGRTMAX, &errstr);
 		/* glibc keeps those between 31 and SIGRTMIN for its threads. */
-		if (errstr != NULL || (n > 31 && n < SIGRTMIN))
+		if (parse_uint(text, 10, (uint64_t)SIGRTMAX, &n) == -1 ||
+		    n == 0 || (n > 31 && n < (uint64_t)SIGRTMIN))
 			return -1;
 		*signo = (int)n;
 		return 0;

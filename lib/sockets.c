@@ -56,11 +56,12 @@ sockets_format(const struct sockaddr *sa, socklen_t len, char *out,
 static struct listener *
 sockets_add(struct listeners *ls, const char *what)
 {
+	struct log_excerpt ex;
 	struct listener *l;
 
 	if (ls->n == MAX_LISTENERS) {
-		log_warnx("listen \"%s\": more than %d sockets", what,
-		    MAX_LISTENERS);
+		log_warnx("listen: more than %d sockets: %s", MAX_LISTENERS,
+		    log_excerpt(&ex, what));
 		return NULL;
 	}
 	l = &ls->v[ls->n];
@@ -73,20 +74,23 @@ static int
 sockets_open(int family, int type, const char *what)
 {
 	int fd = socket(family, type | SOCK_CLOEXEC, 0);
+	struct log_excerpt ex;
 
 	if (fd == -1 && (errno == EMFILE || errno == ENFILE))
-		log_warnx("listen \"%s\": too many sockets for the fd limit",
-		    what);
+		log_warnx("listen: too many sockets for the fd limit: %s",
+		    log_excerpt(&ex, what));
 	else if (fd == -1 && errno != EAFNOSUPPORT)
-		log_warn("socket for \"%s\"", what);
+		log_warn("socket for %s", log_excerpt(&ex, what));
 	return fd;
 }
 
 static int
 sockets_setopt(int fd, int level, int name, int value, const char *what)
 {
+	struct log_excerpt ex;
+
 	if (setsockopt(fd, level, name, &value, sizeof(value)) == -1) {
-		log_warn("setsockopt for \"%s\"", what);
+		log_warn("setsockopt for %s", log_excerpt(&ex, what));
 		return -1;
 	}
 	return 0;
@@ -116,6 +120,7 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
     const struct sockaddr *sa, socklen_t len, bool v6only, bool optional)
 {
 	int type = spec->kind == LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	struct log_excerpt ex;
 	struct listener *l;
 	int fd;
 
@@ -130,8 +135,8 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
 		return -1;
 	if (bind(fd, sa, len) == -1) {
 		if (optional && errno == EADDRNOTAVAIL) {
-			log_info("listen \"%s\": skipping %s: %s", spec->text,
-			    l->addr, strerror(errno));
+			log_info("listen: skipping %s: %s: %s", l->addr,
+			    strerror(errno), log_excerpt(&ex, spec->text));
 			close(fd);
 			ls->n--;
 			return 1;
@@ -189,14 +194,15 @@ static int
 sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV }, *res, *ai;
+	struct log_excerpt ex;
 	bool several;
 	int rc, bound = 0;
 
 	hints.ai_socktype = spec->kind == LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
 	rc = getaddrinfo(spec->host, spec->port, &hints, &res);
 	if (rc != 0) {
-		log_warnx("listen \"%s\": cannot resolve \"%s\": %s",
-		    spec->text, spec->host,
+		log_warnx("listen: cannot resolve %s: %s",
+		    log_excerpt(&ex, spec->host),
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -1;
 	}
@@ -213,8 +219,8 @@ sockets_bind_host(struct listeners *ls, const struct listen_spec *spec)
 	}
 	freeaddrinfo(res);
 	if (rc != -1 && bound == 0) {
-		log_warnx("listen \"%s\": no address of \"%s\" can be bound "
-		    "here", spec->text, spec->host);
+		log_warnx("listen: no address of %s can be bound here",
+		    log_excerpt(&ex, spec->host));
 		return -1;
 	}
 	return rc == -1 ? -1 : 0;
@@ -363,6 +369,58 @@ sockets_adopt_one(struct listener *l)
 }
 
 /*
+ * How many sockets systemd's variables pass to SELF, from fd 3 on: 0 when
+ * none, or none to this process; -1 when LISTEN_FDS is no count.
+ */
+static int
+sockets_passed_env(const char *pid_env, const char *fds_env, pid_t self)
+{
+	const char *errstr = NULL;
+	long long pid, n;
+
+	if (pid_env == NULL || fds_env == NULL)
+		return 0;
+	pid = strtonum(pid_env, 1, INT32_MAX, &errstr);
+	if (errstr != NULL || pid != self)
+		return 0;
+	n = strtonum(fds_env, 0, MAX_LISTENERS, &errstr);
+	return errstr != NULL ? -1 : (int)n;
+}
+
+static int
+sockets_passed(void)
+{
+	return sockets_passed_env(getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
+	    getpid());
+}
+
+/*
+ * Everything inherited past stderr is closed at start: held for the
+ * wrapper's whole life, a pipe from "$(...)" or a test harness would
+ * never see EOF. Only the sockets systemd passed stay, to be adopted.
+ */
+void
+sockets_close_inherited(void)
+{
+	int n = sockets_passed();
+
+	closefrom(FIRST_LISTEN_FD + (n > 0 ? n : 0));
+}
+
+/* With -l given, systemd's sockets are not adopted: not kept either. */
+void
+sockets_close_passed(void)
+{
+	int n = sockets_passed(), i;
+
+	for (i = 0; i < n; i++)
+		close(FIRST_LISTEN_FD + i);
+	if (n > 0)
+		log_debug("-l given: %d socket%s passed by socket activation "
+		    "closed", n, n == 1 ? "" : "s");
+}
+
+/*
  * What systemd's variables say, without touching a single fd (so it can be
  * fuzzed): 1 with each passed fd's number and name in ls, 0 when nothing
  * was passed to self, -1 on a bad LISTEN_FDS.
@@ -371,20 +429,15 @@ int
 sockets_adopt_env(struct listeners *ls, const char *pid_env,
     const char *fds_env, const char *names_env, pid_t self)
 {
-	const char *errstr = NULL;
 	char names[4096], *cursor = NULL;
+	struct log_excerpt ex;
 	struct listener *l;
-	long long pid, n, i;
+	int n, i;
 
 	ls->n = 0;
-	if (pid_env == NULL || fds_env == NULL)
-		return 0;
-	pid = strtonum(pid_env, 1, INT32_MAX, &errstr);
-	if (errstr != NULL || pid != self)
-		return 0;
-	n = strtonum(fds_env, 0, MAX_LISTENERS, &errstr);
-	if (errstr != NULL) {
-		log_warnx("LISTEN_FDS=\"%s\": %s", fds_env, errstr);
+	if ((n = sockets_passed_env(pid_env, fds_env, self)) == -1) {
+		log_warnx("LISTEN_FDS: not a number of sockets (0-%d): %s",
+		    MAX_LISTENERS, log_excerpt(&ex, fds_env));
 		return -1;
 	}
 	if (names_env != NULL &&
@@ -395,7 +448,7 @@ sockets_adopt_env(struct listeners *ls, const char *pid_env,
 			ls->n = 0;
 			return -1;
 		}
-		l->fd = FIRST_LISTEN_FD + (int)i;
+		l->fd = FIRST_LISTEN_FD + i;
 		strlcpy(l->name, sockets_next_name(&cursor), sizeof(l->name));
 		ls->n++;
 	}

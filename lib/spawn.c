@@ -71,8 +71,7 @@ spawn_child(const struct spawn_request *req, int errfd)
 {
 	enum runas_stage stage;
 
-	signals_reset_for_exec();
-	if (setpgid(0, 0) == -1 ||
+	if (signals_reset_for_exec() == -1 || setpgid(0, 0) == -1 ||
 	    spawn_place_fds(req->fds, req->nfds, &errfd) == -1) {
 		spawn_report(errfd, STAGE_SETUP);
 		_exit(EXIT_OWN_FAILURE);
@@ -86,6 +85,24 @@ spawn_child(const struct spawn_request *req, int errfd)
 	execvpe(req->argv[0], req->argv, req->env->vars);
 	spawn_report(errfd, STAGE_EXEC);
 	_exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE);
+}
+
+/*
+ * The fds a reload with N sockets needs at its peak, counted from the
+ * code. The wrapper holds stdio (3), the signalfd, the N sockets, the new
+ * generation's ready pipe (2) and notify socket, the exec-error pipe (2),
+ * the serving generation's ready pipe and notify socket (2), the pid
+ * file, the control socket and the client that asked for the reload. The
+ * forked child inherits all that, and spawn_place_fds moves the error
+ * pipe and every socket in the way above the target range before placing
+ * them (N + 1): 2N + 15 in all.
+ */
+size_t
+spawn_fds_needed(size_t nsockets)
+{
+	size_t wrapper = 3 + 1 + nsockets + 2 + 1 + 2 + 2 + 1 + 1 + 1;
+
+	return wrapper + nsockets + 1;
 }
 
 static void
@@ -105,6 +122,7 @@ pid_t
 spawn_process(const struct spawn_request *req, int *exec_errno)
 {
 	struct spawn_failure f;
+	struct log_excerpt ex;
 	int errpipe[2], ws;
 	ssize_t n;
 	pid_t pid;
@@ -112,7 +130,7 @@ spawn_process(const struct spawn_request *req, int *exec_errno)
 	*exec_errno = 0;
 	if (req->nfds > MAX_LISTENERS + 1) {
 		errno = EMFILE;
-		log_warn("spawn %s", req->argv[0]);
+		log_warn("spawn %s", log_excerpt(&ex, req->argv[0]));
 		return -1;
 	}
 	if (pipe2(errpipe, O_CLOEXEC) == -1) {
@@ -145,11 +163,12 @@ spawn_process(const struct spawn_request *req, int *exec_errno)
 		return -1;
 	}
 	if (f.stage == STAGE_SETUP) {
-		log_warn("setting up %s", req->argv[0]);
+		log_warn("setting up %s", log_excerpt(&ex, req->argv[0]));
 		return -1;
 	}
 	*exec_errno = f.errnum;
-	log_warn("exec %s", req->argv[0]);
+	/* Bounded, so that the reason at the end is never cut off. */
+	log_warn("exec %s", log_excerpt(&ex, req->argv[0]));
 	return -1;
 }
 
@@ -159,11 +178,12 @@ spawn_shell(const char *command, struct childenv *env)
 	char sh[] = "/bin/sh", dash_c[] = "-c", *cmd = strdup(command);
 	char *argv[] = { sh, dash_c, cmd, NULL };
 	struct spawn_request req = { .argv = argv, .env = env };
+	struct log_excerpt ex;
 	int exec_errno;
 	pid_t pid;
 
 	if (cmd == NULL) {
-		log_warn("spawn %s", command);
+		log_warn("spawn %s", log_excerpt(&ex, command));
 		return -1;
 	}
 	pid = spawn_process(&req, &exec_errno);

@@ -4,6 +4,16 @@
 
 load helpers/common
 
+# has_pidfs: whether pidfds live on pidfs here (Linux 6.9 and later), so
+# that the inode of one names its process.
+has_pidfs() {
+	python3 -c 'import os, subprocess, sys
+fd = os.pidfd_open(os.getpid())
+fs = subprocess.run(["stat", "-f", "-c", "%t", "/proc/self/fd/%d" % fd],
+                    pass_fds=[fd], capture_output=True, text=True).stdout
+sys.exit(0 if fs.strip() == "50494446" else 1)' 2>/dev/null
+}
+
 # run_fdlist ARGS...: graceful-run ARGS -- fdlist.py, which exits at once.
 run_fdlist() {
 	start_gr "$@" -- python3 "$HELPERS_SRC/fdlist.py" "$T/child"
@@ -46,7 +56,69 @@ sock 5 SOCK_DGRAM blocking"
 	assert_line "env GRACEFUL_RUN_GENERATION=1"
 	assert_line "env GRACEFUL_RUN_READY_FD=6"
 	assert_line --regexp "^env NOTIFY_SOCKET=/.+/1$"
-	assert_equal "${#lines[@]}" 13
+	if has_pidfs; then
+		assert_line --regexp "^env LISTEN_PIDFDID=[0-9]+$"
+		assert_equal "${#lines[@]}" 14
+	else
+		refute_line --partial LISTEN_PIDFDID
+		assert_equal "${#lines[@]}" 13
+	fi
+}
+
+# pidfd_env: the child's LISTEN_PIDFDID, LISTEN_PID and the inode of a
+# pidfd it opens on itself, one a line; LISTEN_FDS last, to show the
+# environment is whole.
+PIDFD_CHILD='import os
+fd = os.pidfd_open(os.getpid())
+print(os.environ.get("LISTEN_PIDFDID", "unset"))
+print(os.environ["LISTEN_PID"] == str(os.getpid()))
+print(os.fstat(fd).st_ino)
+print(os.environ.get("LISTEN_FDS"), len(os.environ))'
+
+@test "LISTEN_PIDFDID is the inode of a pidfd of the child, as systemd sets it" {
+	has_pidfs || skip "pidfds are not on pidfs here (Linux < 6.9): no LISTEN_PIDFDID"
+	start_gr -q -l "127.0.0.1:$(free_port)" -- python3 -c "$PIDFD_CHILD"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	run cat "$T/gr.out"
+	assert_line --index 1 True
+	assert_equal "${lines[0]}" "${lines[2]}"
+	assert_line --index 3 --regexp '^1 [0-9]+$'
+	# Not from the wrapper's own environment.
+	LISTEN_PIDFDID=12345 start_gr -q -- python3 -c 'import os
+print(os.environ.get("LISTEN_PIDFDID", "unset"))'
+	wait_gr_exit
+	assert_equal "$(cat "$T/gr.out")" unset
+}
+
+# Where pidfd_open fails (no pidfs, or a seccomp filter), the variable is
+# dropped from the child's environment and nothing else is lost.
+@test "no LISTEN_PIDFDID where a pidfd cannot be had; the rest is whole" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	strace -f -o /dev/null -e trace=pidfd_open -e inject=pidfd_open:error=ENOSYS \
+		true 2>/dev/null || skip "strace cannot inject faults here"
+	# LeakSanitizer cannot work under ptrace (both runs: same environment).
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	local port=$(free_port)
+	start_gr -q -l "127.0.0.1:$port" -- python3 -c "$PIDFD_CHILD"
+	wait_gr_exit
+	local whole=$(sed -n 4p "$T/gr.out")
+	rm "$T/gr.out"
+	strace -f -o /dev/null -e trace=pidfd_open -e inject=pidfd_open:error=ENOSYS \
+		"$GR_BIN" -q -l "127.0.0.1:$port" -- python3 -c 'import os
+print(os.environ.get("LISTEN_PIDFDID", "unset"))
+print(os.environ["LISTEN_PID"] == str(os.getpid()))
+print(os.environ.get("LISTEN_FDS"), len(os.environ))' >"$T/gr.out" 2>"$T/gr.err"
+	run cat "$T/gr.out"
+	assert_line --index 0 unset
+	assert_line --index 1 True
+	if has_pidfs; then
+		# One variable fewer than with LISTEN_PIDFDID, none lost besides.
+		local n=${whole#* }
+		assert_line --index 2 "1 $((n - 1))"
+	else
+		assert_line --index 2 "$whole"
+	fi
 }
 
 # outer_supervisor: a datagram socket at $T/outer.sock standing for
@@ -146,4 +218,76 @@ no newline"
 	wait_gr_exit
 	run grep -c 'bound 127.0.0.1' "$T/gr.err"
 	assert_output 1
+}
+
+# --- what graceful-run itself keeps of what it inherited -----------------
+
+# fd_targets PID: where each of its fds past stderr points, one a line.
+fd_targets() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		[ "${fd##*/}" -gt 2 ] && readlink "$fd"
+	done
+	return 0
+}
+
+@test "\$(graceful-run ... &) returns at once: the inherited pipe is not held" {
+	# The substitution's pipe is on fd 7 only; stdout and stderr are files.
+	(
+		out=$(
+			exec 7>&1 >"$T/gr.out" 2>"$T/gr.err"
+			"$GR_BIN" --ready delay:0 -- sleep 1000 &
+			echo $! >"$T/gr.pid"
+		)
+		echo done >"$T/captured"
+	) 3>&- &
+	wait_for_line "$T/captured" done 10
+	GR_PID=$(cat "$T/gr.pid")
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	running "$GR_PID"
+}
+
+@test "fds inherited past stderr are closed at start" {
+	echo x >"$T/inherited"
+	start_gr --ready delay:0 -- sleep 1000 7<"$T/inherited" 9>>"$T/inherited"
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	run fd_targets "$GR_PID"
+	refute_output --partial "$T/inherited"
+	run fd_targets "$(generation_pid 1)"
+	refute_output --partial "$T/inherited"
+}
+
+# activated ARGS...: graceful-run ARGS with a listening socket at fd 3
+# and LISTEN_FDS=1 naming its pid, as systemd passes one; the socket's
+# inode is in $T/passed.ino.
+activated() {
+	exec python3 -c 'import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+open(sys.argv[1], "w").write("socket:[%d]\n" % os.fstat(s.fileno()).st_ino)
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")
+os.execv(sys.argv[2], sys.argv[2:])' "$T/passed.ino" "$GR_BIN" "$@"
+}
+
+@test "systemd's sockets are kept and adopted; with -l given, closed" {
+	activated --ready delay:0 -- sleep 1000 >"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	GR_PID=$!
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	run fd_targets "$GR_PID"
+	assert_line "$(cat "$T/passed.ino")"
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	rm "$T/gr.err" "$T/passed.ino"
+	activated -l "127.0.0.1:$(free_port)" --ready delay:0 -- sleep 1000 \
+		>"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	GR_PID=$!
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	run fd_targets "$GR_PID"
+	refute_line "$(cat "$T/passed.ino")"
+	run fd_targets "$(generation_pid 1)"
+	refute_line "$(cat "$T/passed.ino")"
 }

@@ -94,7 +94,7 @@ load helpers/common
 	rm "$T/bin1/srv" "$T/bin2/srv"
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'reload failed: generation 4 could not start; generation 3 still serving'
-	grep -q 'exec srv: No such file or directory' "$T/gr.err"
+	grep -q 'exec "srv": No such file or directory' "$T/gr.err"
 	assert_equal "$(served_by "$port")" "$(generation_pid 3)"
 	ln -s "$T/srv-b" "$T/bin2/srv"
 	reload_to 5

@@ -136,3 +136,55 @@ while True:
 	run grep -c "SIGTERM: stopping every generation" "$T/gr.err"
 	assert_output 1
 }
+
+# An ignored SIGCHLD makes the kernel reap children itself: graceful-run
+# must put it back to its default, or no exit would ever be seen.
+@test "an inherited ignored SIGCHLD: exits are still seen, TERM still stops" {
+	start_gr_ignoring CHLD,TERM,HUP -- sh -c '
+		echo ready >&$GRACEFUL_RUN_READY_FD
+		until [ -e "$1/go" ]; do sleep 0.05; done
+		exit 7' _ "$T"
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready in .*\(ready fd\)'
+	touch "$T/go"
+	wait_gr_exit 10
+	assert_equal "$GR_STATUS" 7
+	run grep -c 'generation 1 (pid [0-9]*) exited with status 7$' "$T/gr.err"
+	assert_output 1
+
+	PROBE_LOG="$T/probe.log" start_gr_ignoring CHLD,TERM,HUP -- \
+		"$HELPERS_SRC/probe-child"
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) ready'
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) exited 0 after draining'
+	kill -TERM "$GR_PID"
+	wait_gr_exit 10
+	assert_equal "$GR_STATUS" 0
+}
+
+# "cmd &" in a script ignores INT and QUIT; the child must not inherit
+# that, or --stop-signal INT would always end in SIGKILL (137).
+@test "INT and QUIT ignored by graceful-run's parent: --stop-signal INT still stops" {
+	start_gr_ignoring INT,QUIT --stop-signal INT --stop-timeout 10s -- \
+		sh -c 'echo ready >&$GRACEFUL_RUN_READY_FD; exec sleep 1000'
+	wait_for_line "$T/gr.err" 'generation 1 \(pid [0-9]+\) ready'
+	kill -TERM "$GR_PID"
+	wait_gr_exit 8
+	assert_equal "$GR_STATUS" 0
+	run grep -c 'generation 1 (pid [0-9]*) exited on SIGINT$' "$T/gr.err"
+	assert_output 1
+	run grep -c 'SIGKILL' "$T/gr.err"
+	assert_output 0
+}
+
+@test "the child starts with no signal ignored or blocked, whatever graceful-run inherited" {
+	BLOCKING=ALRM,USR1,RTMIN start_gr_ignoring \
+		INT,QUIT,ALRM,PIPE,URG,VTALRM,PROF,XFSZ,USR2,RTMAX,32,33 \
+		--ready delay:0 -- \
+		sh -c 'exec grep -E "^Sig(Ign|Blk):" /proc/self/status'
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	run cat "$T/gr.out"
+	assert_line "SigBlk:	0000000000000000"
+	assert_line "SigIgn:	0000000000000000"
+}

@@ -76,13 +76,13 @@ EOF
 @test "-u: an unknown user or group is a start-up failure; so is -u from a user that is not root" {
 	run "$GR_BIN" -u no-such-user-here -l "127.0.0.1:$(free_port)" -- true
 	assert_failure 125
-	assert_output --regexp '^graceful-run\[[0-9]+\]: -u "no-such-user-here": no such user "no-such-user-here"$'
+	assert_output --regexp '^graceful-run\[[0-9]+\]: -u: no such user "no-such-user-here": "no-such-user-here"$'
 	run "$GR_BIN" -u nobody:no-such-group -l "127.0.0.1:$(free_port)" -- true
 	assert_failure 125
 	assert_output --partial 'no such group "no-such-group"'
 	run setpriv --reuid nobody --regid nogroup --clear-groups "$GR_BIN" -u root -l "127.0.0.1:$(free_port)" -- true
 	assert_failure 125
-	assert_output --partial '-u "root": only root can run children as another user'
+	assert_output --partial '-u: only root can run children as another user: "root"'
 }
 
 # make_release N: $T/releases/N/srv, which records its release and cwd.

@@ -14,6 +14,11 @@ HELPERS_SRC="$GR_SRCDIR/test/helpers"
 setup() {
 	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/gr-test.XXXXXX")
 	GR_PID=
+	# graceful-run makes its notify directory here, so one a teardown
+	# had to SIGKILL goes with $T instead of piling up in /tmp.
+	mkdir "$T/tmp"
+	export TMPDIR="$T/tmp"
+	unset XDG_RUNTIME_DIR
 }
 
 teardown() {
@@ -50,9 +55,50 @@ print(s.getsockname()[1])'
 }
 
 # Start graceful-run in the background: stdout/stderr in $T/gr.out and
-# $T/gr.err, its pid in GR_PID. bats' own fd 3 is not passed on.
+# $T/gr.err, its pid in GR_PID.
+#
+# bats waits until every holder of its fd 3 (its TAP output) has closed
+# it, so anything a test leaves running must not hold it: other background
+# commands here get "3>&-". graceful-run needs none: it closes every fd it
+# inherits past stderr first thing, and its children never get them.
 start_gr() {
-	"$GR_BIN" "$@" >"$T/gr.out" 2>"$T/gr.err" 3>&- &
+	# Gone first: a wait on them must not see the last wrapper's lines.
+	rm -f "$T/gr.out" "$T/gr.err"
+	"$GR_BIN" "$@" >"$T/gr.out" 2>"$T/gr.err" &
+	GR_PID=$!
+}
+
+# ignoring SIG[,SIG]... CMD...: exec CMD with those signals ignored and,
+# with BLOCKING=SIG[,SIG]..., those blocked, as a careless parent leaves
+# them. 32 and 33, which the C library keeps for itself, are set with the
+# raw system call (x86_64 and arm64; elsewhere left as they are). It
+# replaces the shell that runs it: for "ignoring ... &" only.
+ignoring() {
+	exec python3 -c 'import ctypes, os, platform, signal, sys
+def sigs(text):
+    return [getattr(signal, "SIG" + n) for n in text.split(",")
+            if n and not n.isdigit()]
+def raw_ignore(signo):
+    nr = {"x86_64": 13, "aarch64": 134}.get(platform.machine())
+    if nr is not None:
+        act = (ctypes.c_ulong * 4)(1, 0, 0, 0)  # SIG_IGN, no flags
+        ctypes.CDLL(None, use_errno=True).syscall(nr, signo, act, None, 8)
+for s in sigs(sys.argv[1]):
+    signal.signal(s, signal.SIG_IGN)
+for n in sys.argv[1].split(","):
+    if n.isdigit():
+        raw_ignore(int(n))
+signal.pthread_sigmask(signal.SIG_BLOCK, sigs(os.environ.get("BLOCKING", "")))
+os.execvp(sys.argv[2], sys.argv[2:])' "$@"
+}
+
+# start_gr_ignoring SIG[,SIG]... ARGS...: start_gr, with those signals
+# ignored (and BLOCKING ones blocked) when graceful-run starts.
+start_gr_ignoring() {
+	local sigs=$1
+	shift
+	rm -f "$T/gr.out" "$T/gr.err"
+	ignoring "$sigs" "$GR_BIN" "$@" >"$T/gr.out" 2>"$T/gr.err" &
 	GR_PID=$!
 }
 

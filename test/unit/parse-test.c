@@ -1,6 +1,7 @@
 /* Unit tests for what lib/ parses: -l specs, durations, signals, --ready. */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -42,7 +43,11 @@ test_listen_inet(void)
 	    spec.port);
 	ok(!parses("::1:80"), "bare v6 rejected: %s", why);
 	ok(!parses(":0") && !parses(":65536") && !parses(":http") &&
-	    !parses("host:"), "bad ports rejected: %s", why);
+	    !parses("host:") && !parses(":+80") && !parses(": 80") &&
+	    !parses(":-0") && !parses(":99999999999999999999999"),
+	    "bad ports rejected: %s", why);
+	ok(!parses(":80,backlog=+5") && !parses(":80,backlog=0") &&
+	    !parses(":80,backlog=65536"), "bad backlogs rejected: %s", why);
 	ok(!parses("[::1:80"), "unclosed bracket rejected: %s", why);
 	memset(text, 'a', sizeof(text));
 	memcpy(text, "[", 1);
@@ -66,6 +71,12 @@ test_listen_unix(void)
 	    spec.mode == 0660 && spec.has_owner && spec.uid == 0,
 	    "mode and owner");
 	ok(!parses("unix:/tmp/s,mode=999"), "bad mode: %s", why);
+	ok(!parses("unix:/tmp/s,mode=100000000000") &&
+	    !parses("unix:/tmp/s,mode=-0") && !parses("unix:/tmp/s,mode=010000") &&
+	    !parses("unix:/tmp/s,mode=") && !parses("unix:/tmp/s,mode=+7"),
+	    "out of range or signed modes: %s", why);
+	ok(parses("unix:/tmp/s,mode=07777") && spec.mode == 07777 &&
+	    parses("unix:/tmp/s,mode=0") && spec.mode == 0, "mode bounds");
 	ok(!parses("unix:/tmp/s,mode=100000000000"), "mode past 32 bits: %s",
 	    why);
 	ok(!parses("unix:/tmp/s,mode=-0"), "signed mode: %s", why);
@@ -93,7 +104,12 @@ test_durations(void)
 	    "fraction");
 	ok(parse_duration("0", &ns) == 0 && ns == 0, "zero");
 	ok(parse_duration("120000ms", &ns) == 0 && ns == 120 * NSEC_PER_SEC,
-	    "the 24h cap applies after the unit");
+	    "the cap is on the duration, not the number");
+	ok(parse_duration("86400000ms", &ns) == 0 && parse_duration("24h", &ns) == 0
+	    && parse_duration("1440m", &ns) == 0, "24h exactly");
+	ok(parse_duration("86400001ms", &ns) == -1 && errno == ERANGE &&
+	    parse_duration("99999999999999999999999s", &ns) == -1 &&
+	    errno == ERANGE, "over 24h: ERANGE");
 	ok(parse_duration("86400000ms", &ns) == 0 &&
 	    parse_duration("1440m", &ns) == 0 && ns == 86400 * NSEC_PER_SEC &&
 	    parse_duration("86400001ms", &ns) == -1 &&
@@ -112,12 +128,51 @@ test_signals(void)
 	ok(parse_signal("sigquit", &signo) == 0 && signo == SIGQUIT, "sigquit");
 	ok(parse_signal("10", &signo) == 0 && signo == 10, "number");
 	ok(parse_signal("NOPE", &signo) == -1 && parse_signal("0", &signo) == -1
-	    && parse_signal("999", &signo) == -1, "bad signals rejected");
+	    && parse_signal("999", &signo) == -1 &&
+	    parse_signal("15x", &signo) == -1 &&
+	    parse_signal("99999999999999999999", &signo) == -1,
+	    "bad signals rejected");
 	ok(parse_signal("32", &signo) == -1 && parse_signal("33", &signo) == -1,
 	    "glibc's own signals rejected");
 	snprintf(why, sizeof(why), "%d", SIGRTMIN);
 	ok(parse_signal(why, &signo) == 0 && signo == SIGRTMIN, "SIGRTMIN");
 	ok(strcmp(parse_signame(SIGWINCH), "WINCH") == 0, "signame");
+}
+
+static void
+test_numbers(void)
+{
+	uint64_t n;
+
+	ok(parse_uint("000008080", 10, 65535, &n) == 0 && n == 8080,
+	    "leading zeros");
+	ok(parse_uint("0660", 8, 07777, &n) == 0 && n == 0660, "octal");
+	ok(parse_uint("08", 8, 07777, &n) == -1 && errno == EINVAL,
+	    "not an octal digit");
+	ok(parse_uint("65536", 10, 65535, &n) == -1 && errno == ERANGE,
+	    "over the maximum");
+	ok(parse_uint("18446744073709551616", 10, UINT64_MAX, &n) == -1 &&
+	    errno == ERANGE && parse_uint("18446744073709551615", 10,
+	    UINT64_MAX, &n) == 0 && n == UINT64_MAX, "no overflow");
+	ok(parse_uint("", 10, 9, &n) == -1 && parse_uint("-0", 10, 9, &n) == -1
+	    && parse_uint("+1", 10, 9, &n) == -1 &&
+	    parse_uint(" 1", 10, 9, &n) == -1, "digits only");
+}
+
+static void
+test_excerpts(void)
+{
+	struct log_excerpt ex;
+	char big[5000];
+
+	ok(strcmp(log_excerpt(&ex, "a\"b\\c\nd"), "\"a\\\"b\\\\c\\x0ad\"") == 0,
+	    "quotes, backslashes and control characters escaped: %s", ex.s);
+	memset(big, '\n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ok(strlen(log_excerpt(&ex, big)) == 2 + 4 * LOG_EXCERPT_MAX + 3 &&
+	    strcmp(ex.s + strlen(ex.s) - 4, "\"...") == 0, "bounded: %zu bytes",
+	    strlen(ex.s));
+	ok(strcmp(log_excerpt(&ex, ""), "\"\"") == 0, "empty");
 }
 
 static void
@@ -146,6 +201,8 @@ main(void)
 	test_listen_unix();
 	test_durations();
 	test_signals();
+	test_numbers();
+	test_excerpts();
 	test_ready();
 	return tap_done();
 }
