@@ -48,6 +48,9 @@
 
 #include "graceful-run.h"
 
+/* How soon a ready generation without the --takeover library is seen again. */
+#define TAKEOVER_RECHECK (10 * NSEC_PER_MSEC)
+
 static const char *const state_names[] = {
 	[WRAPPER_STARTING] = "starting",
 	[WRAPPER_SERVING] = "serving",
@@ -58,8 +61,6 @@ static const char *const state_names[] = {
 };
 
 static void cycle_reload_over(struct supervisor *);
-static void cycle_not_ready(struct supervisor *, struct generation *,
-    const char *);
 
 const char *
 cycle_state_name(enum wrapper_state s)
@@ -67,7 +68,7 @@ cycle_state_name(enum wrapper_state s)
 	return state_names[s];
 }
 
-static void
+void
 cycle_set_state(struct supervisor *sv, enum wrapper_state s)
 {
 	if (sv->state != s)
@@ -76,7 +77,7 @@ cycle_set_state(struct supervisor *sv, enum wrapper_state s)
 	sv->state = s;
 }
 
-static bool
+bool
 cycle_leaving(const struct supervisor *sv)
 {
 	return sv->state == WRAPPER_STOPPING || sv->state == WRAPPER_EXITING;
@@ -129,100 +130,9 @@ cycle_free_slot(struct supervisor *sv)
 	return NULL;
 }
 
-/* --- how it ends: the exit status is decided here alone ------------- */
-
-static void
-cycle_end_with(struct supervisor *sv, int status)
-{
-	if (sv->end.known || sv->end.gen != 0)
-		return;
-	sv->end.known = true;
-	sv->end.status = status;
-}
-
-static void
-cycle_end_on_exit_of(struct supervisor *sv, const struct generation *g)
-{
-	if (sv->end.known || sv->end.gen != 0)
-		return;
-	sv->end.gen = g->id;
-	sv->end.graceful = true;
-}
-
-static void
-cycle_end_gen_exited(struct supervisor *sv, const struct generation *g)
-{
-	if (!sv->end.known && sv->end.gen == g->id) {
-		sv->end.known = true;
-		sv->end.status = g->status;
-	}
-}
-
-/*
- * DESIGN.md, "Exit status": the status of the generation that ended it;
- * after a graceful stop, 0 when it exited 0 or died of the stop signal.
- */
-int
-cycle_exit_status(const struct supervisor *sv)
-{
-	const struct wrapper_end *e = &sv->end;
-
-	if (!e->known)
-		return 0;
-	if (e->graceful && (e->status == 0 ||
-	    e->status == 128 + sv->cfg->stop_signal))
-		return 0;
-	return e->status;
-}
-
-/* --- reload outcomes, for whoever waits on one ------------------------ */
-
-static void cycle_record(struct supervisor *, unsigned, bool, unsigned,
-    const char *, ...) PRINTFLIKE(5, 6);
-
-static void
-cycle_record(struct supervisor *sv, unsigned seq, bool ok, unsigned gen,
-    const char *fmt, ...)
-{
-	struct reload_outcome *o = &sv->outcomes[seq % RELOAD_OUTCOMES];
-	va_list ap;
-
-	memset(o, 0, sizeof(*o));
-	o->seq = seq;
-	o->ok = ok;
-	o->gen = gen;
-	o->ended_ns = clock_now();
-	o->seconds = clock_seconds(o->ended_ns - sv->reload_started_ns);
-	va_start(ap, fmt);
-	vsnprintf(o->text, sizeof(o->text), fmt, ap);
-	va_end(ap);
-}
-
-const struct reload_outcome *
-cycle_outcome(const struct supervisor *sv, unsigned seq)
-{
-	const struct reload_outcome *o = &sv->outcomes[seq % RELOAD_OUTCOMES];
-
-	return seq != 0 && o->seq == seq ? o : NULL;
-}
-
-/* Reloads asked for and not done get their answer: why none will be. */
-static void
-cycle_refuse_reloads(struct supervisor *sv, const char *why)
-{
-	if (sv->reload_open)
-		cycle_record(sv, sv->reload_seq, false, 0, "reload failed: %s",
-		    why);
-	if (sv->reload_pending)
-		cycle_record(sv, sv->reload_seq + 1, false, 0,
-		    "reload failed: %s", why);
-	sv->reload_open = false;
-	sv->reload_pending = false;
-}
-
 /* --- stopping ---------------------------------------------------------- */
 
-static void
+void
 cycle_stop_gen(struct supervisor *sv, struct generation *g, int64_t now)
 {
 	gen_stop(g, sv->cfg->stop_signal, sv->cfg->stop_group,
@@ -256,7 +166,7 @@ cycle_begin_exit(struct supervisor *sv, int status)
 }
 
 /* Nothing serves and nothing starts: restart later, or leave. */
-static void
+void
 cycle_none_serving(struct supervisor *sv, int status)
 {
 	int64_t delay = sv->restart_delay_ns;
@@ -282,8 +192,6 @@ cycle_none_serving(struct supervisor *sv, int status)
 
 /* --- spawning ---------------------------------------------------------- */
 
-static void cycle_reload_failed(struct supervisor *, const char *, ...)
-    PRINTFLIKE(2, 3);
 
 static void
 cycle_spawn_failed(struct supervisor *sv, const char *why, int status)
@@ -324,6 +232,17 @@ cycle_spawn(struct supervisor *sv)
 	log_info("generation %u (pid %ld) started", g->id, (long)g->pid);
 }
 
+/* BACKOFF is over: the command starts again. */
+void
+cycle_restart_due(struct supervisor *sv)
+{
+	sv->restart_at_ns = 0;
+	sv->restarts++;
+	log_info("restart %u", sv->restarts);
+	cycle_set_state(sv, WRAPPER_STARTING);
+	cycle_spawn(sv);
+}
+
 void
 cycle_start(struct supervisor *sv)
 {
@@ -362,7 +281,7 @@ cycle_reload_over(struct supervisor *sv)
 	}
 }
 
-static void
+void
 cycle_reload_failed(struct supervisor *sv, const char *fmt, ...)
 {
 	const struct reload_outcome *o;
@@ -456,7 +375,7 @@ cycle_reload(struct supervisor *sv)
 	return ticket;
 }
 
-static void
+void
 cycle_check_exited(struct supervisor *sv, int status)
 {
 	sv->check_pid = 0;
@@ -474,7 +393,7 @@ cycle_check_exited(struct supervisor *sv, int status)
 }
 
 /* A hung check must not hold every later reload back. */
-static void
+void
 cycle_check_overdue(struct supervisor *sv)
 {
 	sv->check_deadline_ns = 0;
@@ -507,7 +426,7 @@ cycle_drain_older(struct supervisor *sv, struct generation *g, int64_t now)
 	}
 }
 
-static void
+void
 cycle_ready(struct supervisor *sv, struct generation *g)
 {
 	int64_t now = clock_now();
@@ -523,12 +442,16 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	/* A main process that died is not ready: its exit is on its way. */
 	if (!gen_alive(g))
 		return;
-	/* --takeover: serving on a socket of its own is no start. */
+	/*
+	 * --takeover: serving on a socket of its own is no start. The main
+	 * process may be in the middle of an exec, before the loader maps
+	 * the library: look again shortly; the ready deadline ends it.
+	 */
 	if (!takeover_loaded(g->pid)) {
-		cycle_not_ready(sv, g, "runs without the --takeover library "
-		    "(statically linked?)");
+		g->takeover_ns = now + TAKEOVER_RECHECK;
 		return;
 	}
+	g->takeover_ns = 0;
 	g->state = GEN_READY;
 	g->ready_ns = now;
 	g->timer_ns = 0;
@@ -549,7 +472,7 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	cycle_reload_over(sv);
 }
 
-static void
+void
 cycle_not_ready(struct supervisor *sv, struct generation *g, const char *why)
 {
 	g->state = GEN_DRAINING;
@@ -563,179 +486,6 @@ cycle_not_ready(struct supervisor *sv, struct generation *g, const char *why)
 	log_warnx("generation %u (pid %ld) %s; killed", g->id, (long)g->pid,
 	    why);
 	cycle_none_serving(sv, 128 + SIGKILL);
-}
-
-static void
-cycle_log_exit(struct supervisor *sv, struct generation *g, const char *what)
-{
-	if (g->status == 0)
-		log_info("generation %u (pid %ld) exited 0%s", g->id,
-		    (long)g->pid, what);
-	else if (g->signalled && g->status == 128 + g->stop_signal)
-		log_info("generation %u (pid %ld) exited on SIG%s%s", g->id,
-		    (long)g->pid, parse_signame(g->stop_signal), what);
-	else
-		log_warnx("generation %u (pid %ld) exited with status %d%s",
-		    g->id, (long)g->pid, g->status, what);
-	(void)sv;
-}
-
-static void
-cycle_starting_exited(struct supervisor *sv, struct generation *g)
-{
-	g->state = GEN_DRAINING;
-	gen_kill(g);
-	if (sv->state == WRAPPER_RELOADING) {
-		cycle_reload_failed(sv, "generation %u exited with status %d "
-		    "before it was ready", g->id, g->status);
-		return;
-	}
-	cycle_log_exit(sv, g, " before it was ready");
-	cycle_none_serving(sv, g->status);
-}
-
-/* The current generation died by itself. */
-static void
-cycle_current_exited(struct supervisor *sv, struct generation *g)
-{
-	int64_t now = clock_now();
-
-	g->state = GEN_DRAINING;
-	cycle_log_exit(sv, g, "");
-	cycle_stop_gen(sv, g, now);
-	/* One that served long enough starts the backoff afresh. */
-	if (now - g->ready_ns >= sv->cfg->restart_max_delay_ns)
-		sv->restart_delay_ns = sv->cfg->restart_delay_ns;
-	if (sv->state == WRAPPER_RELOADING) {
-		sv->has_dead = true;
-		sv->dead_status = g->status;
-		log_warnx("no generation serving until the reload under way "
-		    "is done");
-		return;
-	}
-	cycle_none_serving(sv, g->status);
-}
-
-/* Reload time: from the reload request until no older leader is left. */
-static void
-cycle_log_reload_done(struct supervisor *sv, int64_t now)
-{
-	size_t i;
-
-	for (i = 0; i < MAX_GENERATIONS; i++)
-		if (sv->gens[i].id != 0 && !sv->gens[i].exited &&
-		    sv->gens[i].state == GEN_DRAINING)
-			return;
-	log_debug("reload done in %.3fms (request to old generations gone)",
-	    (double)(now - sv->reload_started_ns) / NSEC_PER_MSEC);
-}
-
-static void
-cycle_main_exited(struct supervisor *sv, struct generation *g, int status)
-{
-	int64_t now = clock_now();
-	char what[64];
-
-	sweep_orphans(sv);
-	if (forking_exited(sv, g, status))
-		return;
-	g->exited = true;
-	g->status = status;
-	gen_stop_rest(g);
-	cycle_end_gen_exited(sv, g);
-	if (cycle_leaving(sv) || sv->state == WRAPPER_BACKOFF) {
-		cycle_log_exit(sv, g, "");
-		return;
-	}
-	switch (g->state) {
-	case GEN_STARTING:
-		cycle_starting_exited(sv, g);
-		break;
-	case GEN_READY:
-		cycle_current_exited(sv, g);
-		break;
-	case GEN_DRAINING:
-		snprintf(what, sizeof(what), " after draining %.2fs",
-		    clock_seconds(now - g->stop_ns));
-		cycle_log_exit(sv, g, what);
-		cycle_log_reload_done(sv, now);
-		break;
-	}
-}
-
-/* The daemon a --forking generation left is found: it is the main one. */
-void
-cycle_daemon_found(struct supervisor *sv, struct generation *g)
-{
-	if (g->ready_seen) {
-		g->ready_seen = false;
-		cycle_ready(sv, g);
-	}
-}
-
-void
-cycle_channel(struct supervisor *sv, struct generation *g, int fd)
-{
-	enum ready_verdict v;
-
-	if (g->id == 0)
-		return;
-	if (fd == g->ready_fd)
-		v = ready_on_pipe(g);
-	else if (fd == g->notify_fd)
-		v = ready_on_notify(g);
-	else
-		return;
-	if (v == READY_YES)
-		cycle_ready(sv, g);
-}
-
-void
-cycle_reaped(struct supervisor *sv, pid_t pid, int status)
-{
-	struct generation *g;
-	size_t i;
-
-	if (pid == sv->check_pid) {
-		cycle_check_exited(sv, status);
-		return;
-	}
-	for (i = 0; i < MAX_GENERATIONS; i++) {
-		g = &sv->gens[i];
-		if (g->id == 0)
-			continue;
-		if (g->pid == pid && !g->exited) {
-			cycle_main_exited(sv, g, status);
-			return;
-		}
-		if (g->probe_pid == pid) {
-			if (ready_on_probe_exit(g, status, clock_now()) ==
-			    READY_YES)
-				cycle_ready(sv, g);
-			return;
-		}
-	}
-	if (!sweep_reaped(sv, pid))
-		log_debug("reaped pid %ld (status %d)", (long)pid, status);
-}
-
-/* After children were reaped: find orphans, free what is gone. */
-void
-cycle_sweep(struct supervisor *sv)
-{
-	struct generation *g;
-	size_t i;
-
-	sweep_orphans(sv);
-	for (i = 0; i < MAX_GENERATIONS; i++) {
-		g = &sv->gens[i];
-		if (g->id == 0 || !g->exited || g->probe_pid != 0 ||
-		    gen_has_members(g))
-			continue;
-		log_debug("generation %u (pid %ld) gone", g->id, (long)g->pid);
-		gen_close_channels(g);
-		memset(g, 0, sizeof(*g));
-	}
 }
 
 /* --- stop requests and deadlines ------------------------------------- */
@@ -778,109 +528,3 @@ cycle_stop(struct supervisor *sv, int signo)
 	cycle_stop_everything(sv);
 }
 
-static void
-cycle_kill_due(struct supervisor *sv, struct generation *g)
-{
-	log_warnx("generation %u (pid %ld) still running %.2fs after SIG%s; "
-	    "sending SIGKILL", g->id, (long)g->pid,
-	    clock_seconds(sv->cfg->stop_timeout_ns),
-	    parse_signame(g->stop_signal));
-	sweep_orphans(sv);
-	gen_kill(g);
-}
-
-static void
-cycle_starting_timers(struct supervisor *sv, struct generation *g,
-    int64_t now)
-{
-	enum ready_verdict v;
-	char why[64];
-
-	if (g->state != GEN_STARTING || g->signalled || g->killed)
-		return;
-	/* What it said while the wrapper could not listen counts first. */
-	if (now >= g->ready_deadline_ns) {
-		if (g->ready_fd != -1)
-			cycle_channel(sv, g, g->ready_fd);
-		if (g->notify_fd != -1 && g->state == GEN_STARTING)
-			cycle_channel(sv, g, g->notify_fd);
-		if (g->state != GEN_STARTING)
-			return;
-	}
-	v = ready_on_timer(g, &sv->cfg->ready, now);
-	if (v == READY_YES)
-		cycle_ready(sv, g);
-	else if (v == READY_FAILED) {
-		snprintf(why, sizeof(why), "not ready within %.2fs",
-		    clock_seconds(sv->cfg->ready.timeout_ns));
-		/* Silent, as learned readiness waits for it: say why if known. */
-		if (gen_alive(g) && !takeover_loaded(g->pid))
-			snprintf(why, sizeof(why), "runs without the "
-			    "--takeover library (statically linked?)");
-		cycle_not_ready(sv, g, why);
-	}
-}
-
-void
-cycle_timers(struct supervisor *sv, int64_t now)
-{
-	struct generation *g;
-	size_t i;
-
-	if (sv->check_deadline_ns != 0 && now >= sv->check_deadline_ns)
-		cycle_check_overdue(sv);
-	for (i = 0; i < MAX_GENERATIONS; i++) {
-		g = &sv->gens[i];
-		if (g->id == 0)
-			continue;
-		if (g->kill_ns != 0 && now >= g->kill_ns)
-			cycle_kill_due(sv, g);
-		if (g->pidfile_ns != 0 && now >= g->pidfile_ns)
-			forking_retry(sv, g);
-		cycle_starting_timers(sv, g, now);
-	}
-	if (sv->state == WRAPPER_BACKOFF && now >= sv->restart_at_ns) {
-		sv->restart_at_ns = 0;
-		sv->restarts++;
-		log_info("restart %u", sv->restarts);
-		cycle_set_state(sv, WRAPPER_STARTING);
-		cycle_spawn(sv);
-	}
-	sweep_timers(sv, now);
-}
-
-int64_t
-cycle_deadline(struct supervisor *sv)
-{
-	int64_t at = sv->check_deadline_ns;
-	struct generation *g;
-	size_t i;
-
-	for (i = 0; i < MAX_GENERATIONS; i++) {
-		g = &sv->gens[i];
-		if (g->id == 0)
-			continue;
-		at = clock_earliest(at, g->kill_ns);
-		at = clock_earliest(at, g->pidfile_ns);
-		if (g->state == GEN_STARTING && !g->signalled && !g->killed) {
-			at = clock_earliest(at, g->timer_ns);
-			at = clock_earliest(at, g->ready_deadline_ns);
-		}
-	}
-	if (sv->state == WRAPPER_BACKOFF)
-		at = clock_earliest(at, sv->restart_at_ns);
-	return clock_earliest(at, sv->strays_kill_ns);
-}
-
-bool
-cycle_done(const struct supervisor *sv)
-{
-	size_t i;
-
-	if (!cycle_leaving(sv) || sv->check_pid > 0 || sv->nstrays > 0)
-		return false;
-	for (i = 0; i < MAX_GENERATIONS; i++)
-		if (sv->gens[i].id != 0)
-			return false;
-	return true;
-}

@@ -259,6 +259,7 @@ struct generation {
 	bool awaiting_daemon;	/* --forking: its main process exited 0 */
 	bool ready_seen;	/* ... and it said it was ready meanwhile */
 	int64_t pidfile_ns;	/* --forking=PIDFILE: read it again at */
+	int64_t takeover_ns;	/* ready but no --takeover library: look again at */
 	char status_text[128];
 	pid_t orphans[GEN_ORPHANS_MAX];	/* reparented to graceful-run */
 	size_t norphans;
@@ -384,6 +385,24 @@ int cycle_exit_status(const struct supervisor *);
 const struct reload_outcome *cycle_outcome(const struct supervisor *, unsigned seq);
 const char *cycle_state_name(enum wrapper_state);
 void cycle_daemon_found(struct supervisor *, struct generation *);
+/* Between the cycle*.c files only. */
+bool cycle_leaving(const struct supervisor *);
+void cycle_ready(struct supervisor *, struct generation *);
+void cycle_not_ready(struct supervisor *, struct generation *, const char *why);
+void cycle_check_overdue(struct supervisor *);
+void cycle_restart_due(struct supervisor *);
+void cycle_end_with(struct supervisor *, int status);
+void cycle_end_on_exit_of(struct supervisor *, const struct generation *);
+void cycle_end_gen_exited(struct supervisor *, const struct generation *);
+void cycle_record(struct supervisor *, unsigned seq, bool ok, unsigned gen,
+    const char *, ...) PRINTFLIKE(5, 6);
+void cycle_refuse_reloads(struct supervisor *, const char *why);
+void cycle_set_state(struct supervisor *, enum wrapper_state);
+void cycle_none_serving(struct supervisor *, int status);
+void cycle_stop_gen(struct supervisor *, struct generation *, int64_t now);
+void cycle_check_exited(struct supervisor *, int status);
+void cycle_reload_failed(struct supervisor *, const char *, ...)
+    PRINTFLIKE(2, 3);
 
 /* forking.c: --forking, the daemon a generation leaves is its main process. */
 bool forking_exited(struct supervisor *, struct generation *, int status);
