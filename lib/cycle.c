@@ -568,12 +568,14 @@ static void
 cycle_starting_exited(struct supervisor *sv, struct generation *g)
 {
 	g->state = GEN_DRAINING;
-	gen_kill(g);
 	if (sv->state == WRAPPER_RELOADING) {
+		gen_kill(g);
 		cycle_reload_failed(sv, "generation %u exited with status %d "
 		    "before it was ready", g->id, g->status);
 		return;
 	}
+	/* Nothing else runs: what it left is stopped as after any exit. */
+	cycle_stop_gen(sv, g, clock_now());
 	cycle_log_exit(sv, g, " before it was ready");
 	cycle_none_serving(sv, g->status);
 }
