@@ -87,6 +87,7 @@ forking_find(struct supervisor *sv, struct generation *g)
 	    "%ld is its main process", g->id, (long)g->pid, (long)pid);
 	g->pid = pid;
 	g->awaiting_daemon = false;
+	g->handed_over = true;
 	g->pidfile_ns = 0;
 	cycle_daemon_found(sv, g);
 	return true;
@@ -100,6 +101,7 @@ forking_exited(struct supervisor *sv, struct generation *g, int status)
 	    g->killed || status != 0)
 		return false;
 	g->awaiting_daemon = true;
+	g->handed_over = false;
 	if (forking_find(sv, g))
 		return true;
 	if (sv->cfg->forking_pidfile != NULL) {
@@ -121,4 +123,17 @@ forking_retry(struct supervisor *sv, struct generation *g)
 	if (!g->awaiting_daemon || forking_find(sv, g))
 		return;
 	g->pidfile_ns = clock_now() + PIDFILE_RETRY;
+}
+
+/*
+ * Readiness said before the daemon is known (the first process may wait
+ * for its daemon to serve before it exits) is kept for the daemon.
+ */
+bool
+forking_defers_ready(struct supervisor *sv, struct generation *g)
+{
+	if (!sv->cfg->forking || (g->handed_over && gen_alive(g)))
+		return false;
+	g->ready_seen = true;
+	return true;
 }

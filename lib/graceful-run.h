@@ -196,7 +196,8 @@ struct generation {
 	bool exited;		/* the main process is reaped */
 	int status;		/* the main process's exit status */
 	bool awaiting_daemon;	/* --forking: its main process exited 0 */
-	bool ready_seen;	/* ... and it said it was ready meanwhile */
+	bool handed_over;	/* --forking: pid is the daemon it left */
+	bool ready_seen;	/* ready said before the daemon took over */
 	int64_t pidfile_ns;	/* --forking=PIDFILE: read it again at */
 	char status_text[128];
 	pid_t orphans[GEN_ORPHANS_MAX];	/* reparented to graceful-run */
@@ -325,6 +326,7 @@ void cycle_daemon_found(struct supervisor *, struct generation *);
 /* forking.c: --forking, the daemon a generation leaves is its main process. */
 bool forking_exited(struct supervisor *, struct generation *, int status);
 void forking_retry(struct supervisor *, struct generation *);
+bool forking_defers_ready(struct supervisor *, struct generation *);
 
 /*
  * sweep.c: graceful-run's children that are no generation's main process:
