@@ -657,6 +657,26 @@ cycle_daemon_found(struct supervisor *sv, struct generation *g)
 	}
 }
 
+/* A --forking generation left no daemon to run: a failed start. */
+void
+cycle_daemon_missing(struct supervisor *sv, struct generation *g,
+    const char *why)
+{
+	g->state = GEN_DRAINING;
+	if (sv->state == WRAPPER_RELOADING) {
+		gen_kill(g);
+		cycle_reload_failed(sv, "generation %u (pid %ld) %s", g->id,
+		    (long)g->pid, why);
+	} else {
+		cycle_stop_gen(sv, g, clock_now());
+		log_warnx("generation %u (pid %ld) %s", g->id, (long)g->pid,
+		    why);
+		cycle_none_serving(sv, EXIT_OWN_FAILURE);
+	}
+	/* It may be gone already, and no exit is left to say so. */
+	cycle_sweep(sv);
+}
+
 void
 cycle_channel(struct supervisor *sv, struct generation *g, int fd)
 {
@@ -782,7 +802,7 @@ cycle_starting_timers(struct supervisor *sv, struct generation *g,
     int64_t now)
 {
 	enum ready_verdict v;
-	char why[64];
+	char why[512];
 
 	if (g->state != GEN_STARTING || g->signalled || g->killed)
 		return;
@@ -799,8 +819,9 @@ cycle_starting_timers(struct supervisor *sv, struct generation *g,
 	if (v == READY_YES)
 		cycle_ready(sv, g);
 	else if (v == READY_FAILED) {
-		snprintf(why, sizeof(why), "not ready within %.2fs",
-		    clock_seconds(sv->cfg->ready.timeout_ns));
+		if (!forking_why_not_ready(sv, g, why, sizeof(why)))
+			snprintf(why, sizeof(why), "not ready within %.2fs",
+			    clock_seconds(sv->cfg->ready.timeout_ns));
 		cycle_not_ready(sv, g, why);
 	}
 }

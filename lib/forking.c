@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,6 +73,20 @@ forking_left_behind(const struct generation *g)
 	return leaders == 1 ? found : 0;
 }
 
+static void
+forking_take(struct supervisor *sv, struct generation *g, pid_t pid)
+{
+	gen_forget_orphan(g, pid);
+	log_info("generation %u (pid %ld) forked into the background: pid "
+	    "%ld is its main process", g->id, (long)g->pid, (long)pid);
+	g->pid = pid;
+	g->exited = false;
+	g->awaiting_daemon = false;
+	g->handed_over = true;
+	g->pidfile_ns = 0;
+	cycle_daemon_found(sv, g);
+}
+
 static bool
 forking_find(struct supervisor *sv, struct generation *g)
 {
@@ -82,47 +97,66 @@ forking_find(struct supervisor *sv, struct generation *g)
 	    forking_left_behind(g);
 	if (pid <= 1 || !forking_ours(g, pid))
 		return false;
-	gen_forget_orphan(g, pid);
-	log_info("generation %u (pid %ld) forked into the background: pid "
-	    "%ld is its main process", g->id, (long)g->pid, (long)pid);
-	g->pid = pid;
-	g->awaiting_daemon = false;
-	g->handed_over = true;
-	g->pidfile_ns = 0;
-	cycle_daemon_found(sv, g);
+	forking_take(sv, g, pid);
 	return true;
 }
 
-/* The main process of a starting generation exited: true if handed over. */
+static bool
+forking_anything_left(const struct generation *g)
+{
+	return g->norphans > 0 || kill_group_alive(g->pgid);
+}
+
+/* Look for the daemon; where there can be none, the start has failed. */
+static void
+forking_look(struct supervisor *sv, struct generation *g)
+{
+	const char *pidfile = sv->cfg->forking_pidfile;
+	char why[512];
+
+	if (forking_find(sv, g))
+		return;
+	if (!forking_anything_left(g))
+		snprintf(why, sizeof(why), "exited 0 and left no process "
+		    "behind (--forking%s%s)", pidfile != NULL ? "=" : "",
+		    pidfile != NULL ? pidfile : "");
+	else if (pidfile == NULL)
+		snprintf(why, sizeof(why), "exited 0 and left several "
+		    "processes behind: name the daemon with --forking=PIDFILE");
+	else {
+		g->pidfile_ns = clock_now() + PIDFILE_RETRY;
+		return;
+	}
+	g->awaiting_daemon = false;
+	cycle_daemon_missing(sv, g, why);
+}
+
+/*
+ * The main process of a starting generation exited: true if --forking
+ * takes it over (its daemon is the main process now, or is waited for, or
+ * the start failed for want of one).
+ */
 bool
 forking_exited(struct supervisor *sv, struct generation *g, int status)
 {
 	if (!sv->cfg->forking || g->state != GEN_STARTING || g->signalled ||
 	    g->killed || status != 0)
 		return false;
+	/* Gone: nothing may be sent to its pid any more. */
+	g->exited = true;
+	g->status = 0;
 	g->awaiting_daemon = true;
 	g->handed_over = false;
-	if (forking_find(sv, g))
-		return true;
-	if (sv->cfg->forking_pidfile != NULL) {
-		g->pidfile_ns = clock_now() + PIDFILE_RETRY;
-		return true;
-	}
-	g->awaiting_daemon = false;
-	log_warnx("generation %u (pid %ld) exited 0 and left %s behind "
-	    "(--forking)", g->id, (long)g->pid, g->norphans == 0 ?
-	    "no process" : "several processes: name the daemon with "
-	    "--forking=PIDFILE");
-	return false;
+	forking_look(sv, g);
+	return true;
 }
 
 void
 forking_retry(struct supervisor *sv, struct generation *g)
 {
 	g->pidfile_ns = 0;
-	if (!g->awaiting_daemon || forking_find(sv, g))
-		return;
-	g->pidfile_ns = clock_now() + PIDFILE_RETRY;
+	if (g->awaiting_daemon)
+		forking_look(sv, g);
 }
 
 /*
@@ -135,5 +169,18 @@ forking_defers_ready(struct supervisor *sv, struct generation *g)
 	if (!sv->cfg->forking || (g->handed_over && gen_alive(g)))
 		return false;
 	g->ready_seen = true;
+	return true;
+}
+
+/* Why a generation still waiting for its pid file is not ready. */
+bool
+forking_why_not_ready(const struct supervisor *sv, const struct generation *g,
+    char *why, size_t len)
+{
+	if (!g->awaiting_daemon || sv->cfg->forking_pidfile == NULL)
+		return false;
+	snprintf(why, len, "exited 0, but %s named no process of it within "
+	    "%.2fs", sv->cfg->forking_pidfile,
+	    clock_seconds(sv->cfg->ready.timeout_ns));
 	return true;
 }

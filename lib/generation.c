@@ -128,6 +128,14 @@ gen_signal_all(struct generation *g, int signo)
 	gen_signal_orphans(g, signo);
 }
 
+/* A generation that is stopped no longer waits for its daemon to show. */
+static void
+gen_stop_awaiting(struct generation *g)
+{
+	g->awaiting_daemon = false;
+	g->pidfile_ns = 0;
+}
+
 /*
  * The first stop signal: to the main process, or with --stop-group (or
  * once the main process is gone) to everything at once.
@@ -138,6 +146,7 @@ gen_stop(struct generation *g, int signo, bool whole, int64_t timeout_ns,
 {
 	if (g->signalled || g->killed)
 		return;
+	gen_stop_awaiting(g);
 	g->signalled = true;
 	g->stop_signal = signo;
 	g->stop_ns = now;
@@ -167,6 +176,7 @@ gen_kill(struct generation *g)
 {
 	if (g->probe_pid > 0)
 		kill_group(g->probe_pid, SIGKILL);
+	gen_stop_awaiting(g);
 	g->killed = true;
 	g->kill_ns = 0;
 	g->timer_ns = 0;
@@ -180,11 +190,15 @@ gen_alive(const struct generation *g)
 	return !g->exited && !spawn_has_exited(g->pid);
 }
 
-/* Whether anything of it is left: main process, group, orphans. */
+/*
+ * Whether anything of it is left: main process, group, orphans; or a
+ * --forking generation whose daemon may still show up.
+ */
 bool
 gen_has_members(const struct generation *g)
 {
-	return !g->exited || g->norphans > 0 || kill_group_alive(g->pgid);
+	return !g->exited || g->awaiting_daemon || g->norphans > 0 ||
+	    kill_group_alive(g->pgid);
 }
 
 /* An orphan of this generation, reparented to graceful-run. */

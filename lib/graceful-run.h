@@ -195,7 +195,7 @@ struct generation {
 	int stop_signal;
 	bool exited;		/* the main process is reaped */
 	int status;		/* the main process's exit status */
-	bool awaiting_daemon;	/* --forking: its main process exited 0 */
+	bool awaiting_daemon;	/* --forking: its first process exited 0 */
 	bool handed_over;	/* --forking: pid is the daemon it left */
 	bool ready_seen;	/* ready said before the daemon took over */
 	int64_t pidfile_ns;	/* --forking=PIDFILE: read it again at */
@@ -322,11 +322,13 @@ int cycle_exit_status(const struct supervisor *);
 const struct reload_outcome *cycle_outcome(const struct supervisor *, unsigned seq);
 const char *cycle_state_name(enum wrapper_state);
 void cycle_daemon_found(struct supervisor *, struct generation *);
+void cycle_daemon_missing(struct supervisor *, struct generation *, const char *why);
 
 /* forking.c: --forking, the daemon a generation leaves is its main process. */
 bool forking_exited(struct supervisor *, struct generation *, int status);
 void forking_retry(struct supervisor *, struct generation *);
 bool forking_defers_ready(struct supervisor *, struct generation *);
+bool forking_why_not_ready(const struct supervisor *, const struct generation *, char *, size_t);
 
 /*
  * sweep.c: graceful-run's children that are no generation's main process:
