@@ -4,6 +4,9 @@
  * the one process left behind, which graceful-run as the child subreaper
  * has inherited) becomes the generation's main process: readiness applies
  * to it, the stop signal goes to it, its exit is the generation's exit.
+ * A process reparented to graceful-run while such a generation starts is
+ * taken as its own unless it names another generation: a daemon may have
+ * written over its environment (nginx puts its title there).
  */
 #include "config.h"
 
@@ -41,6 +44,18 @@ forking_read_pidfile(const char *path)
 		*nl = '\0';
 	pid = (pid_t)strtonum(buf, 2, INT32_MAX, &errstr);
 	return errstr == NULL ? pid : 0;
+}
+
+/* The starting --forking generation: what shows up now is likely its. */
+struct generation *
+forking_claimant(struct supervisor *sv)
+{
+	struct generation *g;
+
+	if (!sv->cfg->forking || (g = cycle_starting(sv)) == NULL ||
+	    g->signalled || g->killed)
+		return NULL;
+	return g;
 }
 
 /* Only a child of graceful-run can be a main process: its exit is seen. */

@@ -325,6 +325,7 @@ void cycle_daemon_found(struct supervisor *, struct generation *);
 void cycle_daemon_missing(struct supervisor *, struct generation *, const char *why);
 
 /* forking.c: --forking, the daemon a generation leaves is its main process. */
+struct generation *forking_claimant(struct supervisor *);
 bool forking_exited(struct supervisor *, struct generation *, int status);
 void forking_retry(struct supervisor *, struct generation *);
 bool forking_defers_ready(struct supervisor *, struct generation *);
