@@ -91,6 +91,8 @@ forking_left_behind(const struct generation *g)
 static void
 forking_take(struct supervisor *sv, struct generation *g, pid_t pid)
 {
+	pid_t ppid, pgrp;
+
 	gen_forget_orphan(g, pid);
 	log_info("generation %u (pid %ld) forked into the background: pid "
 	    "%ld is its main process", g->id, (long)g->pid, (long)pid);
@@ -99,6 +101,9 @@ forking_take(struct supervisor *sv, struct generation *g, pid_t pid)
 	g->awaiting_daemon = false;
 	g->handed_over = true;
 	g->pidfile_ns = 0;
+	/* A daemon that called setsid leads a group of its own: stop it too. */
+	if (orphans_stat(pid, &ppid, &pgrp) == 0 && pgrp != g->pgid)
+		g->daemon_pgid = pgrp;
 	cycle_daemon_found(sv, g);
 }
 
@@ -119,7 +124,8 @@ forking_find(struct supervisor *sv, struct generation *g)
 static bool
 forking_anything_left(const struct generation *g)
 {
-	return g->norphans > 0 || kill_group_alive(g->pgid);
+	return g->norphans > 0 || kill_group_alive(g->pgid) ||
+	    (g->daemon_pgid != 0 && kill_group_alive(g->daemon_pgid));
 }
 
 /* Look for the daemon; where there can be none, the start has failed. */

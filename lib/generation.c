@@ -117,12 +117,17 @@ gen_signal_orphans(struct generation *g, int signo)
 	}
 }
 
-/* Everything of the generation: its group, its orphans, its main process. */
+/*
+ * Everything of the generation: its group (and a --forking daemon's own
+ * group), its orphans, its main process.
+ */
 static void
 gen_signal_all(struct generation *g, int signo)
 {
 	if (kill_group_alive(g->pgid))
 		kill_group(g->pgid, signo);
+	if (g->daemon_pgid != 0 && kill_group_alive(g->daemon_pgid))
+		kill_group(g->daemon_pgid, signo);
 	if (!g->exited && g->pid != g->pgid)
 		kill_pid(g->pid, signo);
 	gen_signal_orphans(g, signo);
@@ -191,14 +196,15 @@ gen_alive(const struct generation *g)
 }
 
 /*
- * Whether anything of it is left: main process, group, orphans; or a
+ * Whether anything of it is left: main process, groups, orphans; or a
  * --forking generation whose daemon may still show up.
  */
 bool
 gen_has_members(const struct generation *g)
 {
 	return !g->exited || g->awaiting_daemon || g->norphans > 0 ||
-	    kill_group_alive(g->pgid);
+	    kill_group_alive(g->pgid) ||
+	    (g->daemon_pgid != 0 && kill_group_alive(g->daemon_pgid));
 }
 
 /* An orphan of this generation, reparented to graceful-run. */

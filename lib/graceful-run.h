@@ -199,6 +199,7 @@ struct generation {
 	bool handed_over;	/* --forking: pid is the daemon it left */
 	bool ready_seen;	/* ready said before the daemon took over */
 	int64_t pidfile_ns;	/* --forking=PIDFILE: read it again at */
+	pid_t daemon_pgid;	/* --forking: the daemon's group, if not pgid */
 	char status_text[128];
 	pid_t orphans[GEN_ORPHANS_MAX];	/* reparented to graceful-run */
 	size_t norphans;

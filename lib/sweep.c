@@ -45,7 +45,8 @@ sweep_group_owner(struct supervisor *sv, pid_t pid)
 	if (orphans_stat(pid, &ppid, &pgrp) == -1)
 		return NULL;
 	for (i = 0; i < MAX_GENERATIONS; i++)
-		if (sv->gens[i].id != 0 && sv->gens[i].pgid == pgrp)
+		if (sv->gens[i].id != 0 && (sv->gens[i].pgid == pgrp ||
+		    sv->gens[i].daemon_pgid == pgrp))
 			return &sv->gens[i];
 	return NULL;
 }
