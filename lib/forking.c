@@ -172,12 +172,39 @@ forking_exited(struct supervisor *sv, struct generation *g, int status)
 	return true;
 }
 
+/*
+ * With a pid file, a command that stays in the foreground may be its own
+ * daemon (nginx does not fork when it inherits its sockets): once it has
+ * said it is ready, it is the main process if the pid file names it.
+ */
+static bool
+forking_is_own_daemon(struct supervisor *sv, struct generation *g)
+{
+	const char *pidfile = sv->cfg->forking_pidfile;
+
+	if (pidfile == NULL || g->awaiting_daemon || !gen_alive(g) ||
+	    forking_read_pidfile(pidfile) != g->pid)
+		return false;
+	log_info("generation %u (pid %ld) stays in the foreground, and %s "
+	    "names it: it is its own main process", g->id, (long)g->pid,
+	    pidfile);
+	g->handed_over = true;
+	g->pidfile_ns = 0;
+	return true;
+}
+
 void
 forking_retry(struct supervisor *sv, struct generation *g)
 {
 	g->pidfile_ns = 0;
 	if (g->awaiting_daemon)
 		forking_look(sv, g);
+	else if (g->ready_seen && !g->handed_over) {
+		if (forking_is_own_daemon(sv, g))
+			cycle_daemon_found(sv, g);
+		else
+			g->pidfile_ns = clock_now() + PIDFILE_RETRY;
+	}
 }
 
 /*
@@ -187,21 +214,34 @@ forking_retry(struct supervisor *sv, struct generation *g)
 bool
 forking_defers_ready(struct supervisor *sv, struct generation *g)
 {
-	if (!sv->cfg->forking || (g->handed_over && gen_alive(g)))
+	if (!sv->cfg->forking || (g->handed_over && gen_alive(g)) ||
+	    forking_is_own_daemon(sv, g))
 		return false;
 	g->ready_seen = true;
+	/* The pid file may name the first process itself a little later. */
+	if (sv->cfg->forking_pidfile != NULL && !g->awaiting_daemon &&
+	    g->pidfile_ns == 0)
+		g->pidfile_ns = clock_now() + PIDFILE_RETRY;
 	return true;
 }
 
-/* Why a generation still waiting for its pid file is not ready. */
+/* Why a starting --forking generation is not ready. */
 bool
 forking_why_not_ready(const struct supervisor *sv, const struct generation *g,
     char *why, size_t len)
 {
-	if (!g->awaiting_daemon || sv->cfg->forking_pidfile == NULL)
+	const char *pidfile = sv->cfg->forking_pidfile;
+	double secs = clock_seconds(sv->cfg->ready.timeout_ns);
+
+	if (!sv->cfg->forking || g->handed_over)
 		return false;
-	snprintf(why, len, "exited 0, but %s named no process of it within "
-	    "%.2fs", sv->cfg->forking_pidfile,
-	    clock_seconds(sv->cfg->ready.timeout_ns));
+	if (g->awaiting_daemon && pidfile != NULL)
+		snprintf(why, len, "exited 0, but %s named no process of it "
+		    "within %.2fs", pidfile, secs);
+	else if (!g->awaiting_daemon)
+		snprintf(why, len, "did not fork into the background and exit "
+		    "0 within %.2fs (--forking)", secs);
+	else
+		return false;
 	return true;
 }

@@ -125,6 +125,28 @@ twenty_reloads_under_ab() {
 	kill -0 "$GR_PID"
 }
 
+@test "--forking=PIDFILE: a command that stays in the foreground and names itself in PIDFILE is its own main process" {
+	local first
+	start_food --forking="$T/d.pid" -- --pidfile "$T/d.pid" --foreground
+	wait_ready 1
+	first=$(generation_pid 1)
+	grep -q "generation 1 (pid $first) stays in the foreground, and $T/d.pid names it: it is its own main process" "$T/gr.err"
+	assert_equal "$(served_by "$port")" "$first"
+	kill -HUP "$GR_PID"
+	wait_ready 2
+	wait_for_line "$T/gr.err" "generation 1 \(pid $first\) exited 0 after draining"
+	assert_equal "$(served_by "$port")" "$(generation_pid 2)"
+}
+
+@test "--forking: a command that never forks is not ready; the line says why" {
+	start_food --forking --ready-timeout 2s -- --foreground
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 137
+	grep -q "generation 1 (pid $(generation_pid 1)) did not fork into the background and exit 0 within 2.00s (--forking); killed" "$T/gr.err"
+	run port_listening "$port"
+	assert_failure
+}
+
 @test "--forking: a first process that exits non-zero is a failed start; what it forked is stopped" {
 	local d
 	start_food --forking="$T/d.pid" -- --pidfile "$T/d.pid" --first-exit 3 \

@@ -16,6 +16,7 @@ Options:
   --wait-ready      the first process exits only once the daemon serves
   --first-exit N    the first process exits N (it still forks the daemon)
   --nothing         the first process exits 0 and forks nothing
+  --foreground      no fork at all: the first process is the daemon
   --no-pidfile-die  the daemon exits 3 before it writes its pid file
   --helper          the daemon forks a helper into its process group; it
                     exits on TERM, and the daemon, once stopped, waits for
@@ -140,7 +141,8 @@ def serve(args, ready_w):
 
 
 def daemonize(args, ready_w):
-    os.setsid()
+    if not args.foreground:
+        os.setsid()
     if args.double and os.fork() != 0:
         os._exit(0)
     log(args.log, "daemon pid=%d gen=%d" % (os.getpid(), GEN))
@@ -173,6 +175,7 @@ def main():
     p.add_argument("--wait-ready", action="store_true")
     p.add_argument("--first-exit", type=int, default=0)
     p.add_argument("--nothing", action="store_true")
+    p.add_argument("--foreground", action="store_true")
     p.add_argument("--no-pidfile-die", action="store_true")
     p.add_argument("--helper", action="store_true")
     p.add_argument("--log")
@@ -180,6 +183,8 @@ def main():
     log(args.log, "first pid=%d" % os.getpid())
     if args.nothing:
         sys.exit(0)
+    if args.foreground:
+        daemonize(args, None)
     ready_r = ready_w = None
     if args.wait_ready:
         ready_r, ready_w = os.pipe()
