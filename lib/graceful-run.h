@@ -58,6 +58,7 @@ struct listen_spec {
 	char path[108];		/* unix; abstract names start with '@' */
 	int backlog;
 	bool reuseport;
+	bool nonblock;		/* O_NONBLOCK from the start (nginx) */
 	bool v6only;
 	bool has_mode;
 	mode_t mode;

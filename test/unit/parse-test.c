@@ -35,6 +35,7 @@ test_listen_inet(void)
 	    "derived name");
 	ok(parses(":8080,backlog=16,reuseport,v6only") && spec.backlog == 16 &&
 	    spec.reuseport && spec.v6only, "inet options");
+	ok(parses("unix:/run/a.sock,nonblock") && spec.nonblock, "nonblock");
 	ok(!parses("::1:80"), "bare v6 rejected: %s", why);
 	ok(!parses(":0") && !parses(":65536") && !parses(":http") &&
 	    !parses("host:"), "bad ports rejected: %s", why);
