@@ -6,6 +6,101 @@
 # O_NONBLOCK on them itself): -l ADDRESS,nonblock.
 
 load helpers/common
+load helpers/ab
+load helpers/daemons
+
+nginx_available() {
+	command -v nginx >/dev/null || skip "nginx not installed (apt-get install nginx-light)"
+	ab_available
+}
+
+# nginx_conf on|off: $T/nginx/nginx.conf for 127.0.0.1:$port, with every
+# path nginx writes in $T/nginx; /worker names the worker that answers, /
+# says "ok" at 1000 requests a second at most (limit_req delays the rest:
+# the load stays bounded, and none is refused).
+nginx_conf() {
+	local user=
+	mkdir -p "$T/nginx/html"
+	# A file, not "return": limit_req comes after the rewrite phase.
+	echo ok >"$T/nginx/html/index.html"
+	# Only root may name the workers' user (nginx warns otherwise).
+	[ "$(id -u)" -eq 0 ] && user="user $(id -un);"
+	cat >"$T/nginx/nginx.conf" <<-EOF
+		daemon $1;
+		master_process on;
+		worker_processes 2;
+		$user
+		pid $T/nginx/nginx.pid;
+		error_log $T/nginx/error.log notice;
+		events { worker_connections 256; }
+		http {
+			access_log off;
+			limit_req_zone \$server_port zone=load:1m rate=1000r/s;
+			client_body_temp_path $T/nginx/body;
+			proxy_temp_path $T/nginx/proxy;
+			fastcgi_temp_path $T/nginx/fastcgi;
+			uwsgi_temp_path $T/nginx/uwsgi;
+			scgi_temp_path $T/nginx/scgi;
+			server {
+				listen 127.0.0.1:$port;
+				location / {
+					limit_req zone=load burst=1000;
+					root $T/nginx/html;
+				}
+				location /worker { return 200 "worker=\$pid\n"; }
+			}
+		}
+	EOF
+}
+
+# start_nginx on|off [OPTION]...: graceful-run running nginx with that
+# daemon setting.
+start_nginx() {
+	local daemon=$1
+	shift
+	port=$(free_port)
+	nginx_conf "$daemon"
+	start_gr -l "127.0.0.1:$port,nonblock" --stop-signal QUIT "$@" -- \
+		nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf"
+}
+
+# serving_master: the master of the nginx worker that answers now.
+serving_master() {
+	local worker
+	worker=$(http_get "$port" /worker | sed -n 's/^worker=//p')
+	ps -o ppid= -p "$worker" | tr -d ' '
+}
+
+# nginx_reloads N MAIN: N reloads under ab; after each, once the old master
+# has drained, the new master (as MAIN N names it) serves.
+nginx_reloads() {
+	local n last=$1 main=$2 masters=()
+	masters+=("$($main 1)")
+	assert_equal "$(serving_master)" "${masters[0]}"
+	start_ab 4
+	for n in $(seq 2 $((last + 1))); do
+		reload_to "$n" 30
+		wait_for_line "$T/gr.err" "generation $((n - 1)) \(pid ${masters[-1]}\) exited 0 after draining" 30
+		masters+=("$($main "$n")")
+		assert_equal "$(serving_master)" "${masters[-1]}"
+	done
+	stop_ab
+	assert_ab_clean
+	# A new master each time, each one on the inherited socket.
+	assert_equal "$(printf '%s\n' "${masters[@]}" | sort -u | wc -l)" $((last + 1))
+	assert_equal "$(grep -c 'using inherited sockets from "3;"' "$T/nginx/error.log")" $((last + 1))
+	run grep -E '\[(emerg|alert|crit)\]' "$T/nginx/error.log"
+	assert_output ""
+	kill -TERM "$GR_PID"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+	for n in "${masters[@]}"; do
+		run kill -0 "$n"
+		assert_failure
+	done
+	run port_listening "$port"
+	assert_failure
+}
 
 @test "every child gets NGINX with its sockets' fds, each followed by ';'" {
 	local port2
@@ -22,7 +117,7 @@ load helpers/common
 	assert_equal "$(cat "$T/nginx.env")" "unset"
 }
 
-# fd_flags: the file status flags of fd 3 as the child sees them (octal).
+# fd3_flags OPTION...: the file status flags of fd 3 as the child sees them (octal).
 fd3_flags() {
 	start_gr "$@" --ready delay:0 -- \
 		sh -c 'sed -n "s/^flags:[[:space:]]*//p" /proc/$$/fdinfo/3 >"$1/flags"' _ "$T"
@@ -42,4 +137,20 @@ fd3_flags() {
 	run "$GR_BIN" -l "127.0.0.1:$port,nonblock=1" -- true
 	assert_equal "$status" 125
 	assert_output --partial 'option "nonblock" does not apply here'
+}
+
+@test "nginx with daemon off and QUIT: 20 reloads under ab, no failed request, a new master after each" {
+	nginx_available
+	start_nginx off
+	wait_ready 1
+	nginx_reloads 20 generation_pid
+}
+
+@test "nginx in its default daemon mode with --forking=PIDFILE: 10 reloads under ab, no failed request" {
+	nginx_available
+	start_nginx on --forking="$T/nginx/nginx.pid"
+	wait_ready 1
+	# Given its sockets, nginx stays in the foreground and names itself.
+	grep -q "generation 1 (pid $(generation_pid 1)) stays in the foreground, and $T/nginx/nginx.pid names it" "$T/gr.err"
+	nginx_reloads 10 generation_pid
 }
