@@ -14,12 +14,13 @@ nginx_available() {
 	ab_available
 }
 
-# nginx_conf on|off: $T/nginx/nginx.conf for 127.0.0.1:$port, with every
+# nginx_conf on|off [LISTEN]: $T/nginx/nginx.conf with the listen
+# directives LISTEN (default: on 127.0.0.1:$port), with every
 # path nginx writes in $T/nginx; /worker names the worker that answers, /
 # says "ok" at 1000 requests a second at most (limit_req delays the rest:
 # the load stays bounded, and none is refused).
 nginx_conf() {
-	local user=
+	local user= listen=${2:-"listen 127.0.0.1:$port;"}
 	mkdir -p "$T/nginx/html"
 	# A file, not "return": limit_req comes after the rewrite phase.
 	echo ok >"$T/nginx/html/index.html"
@@ -42,7 +43,7 @@ nginx_conf() {
 			uwsgi_temp_path $T/nginx/uwsgi;
 			scgi_temp_path $T/nginx/scgi;
 			server {
-				listen 127.0.0.1:$port;
+				$listen
 				location / {
 					limit_req zone=load burst=1000;
 					root $T/nginx/html;
@@ -153,4 +154,24 @@ fd3_flags() {
 	# Given its sockets, nginx stays in the foreground and names itself.
 	grep -q "generation 1 (pid $(generation_pid 1)) stays in the foreground, and $T/nginx/nginx.pid names it" "$T/gr.err"
 	nginx_reloads 10 generation_pid
+}
+
+@test "nginx with the usual pair \"listen PORT; listen [::]:PORT;\" takes both sockets" {
+	nginx_available
+	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null ||
+		skip "no IPv6 loopback here"
+	port=$(free_port)
+	nginx_conf off "listen $port; listen [::]:$port;"
+	start_gr -l "0.0.0.0:$port,nonblock" -l "[::]:$port,v6only,nonblock" \
+		--stop-signal QUIT -- \
+		nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf"
+	wait_ready 1
+	reload_to 2
+	wait_for_line "$T/gr.err" "generation 1 \(pid [0-9]+\) exited 0 after draining"
+	assert_equal "$(serving_master)" "$(generation_pid 2)"
+	run curl -fsS --max-time 20 "http://[::1]:$port/"
+	assert_output "ok"
+	assert_equal "$(grep -c 'using inherited sockets from "3;4;"' "$T/nginx/error.log")" 2
+	run grep -E '\[(emerg|alert|crit)\]' "$T/nginx/error.log"
+	assert_output ""
 }
