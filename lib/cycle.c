@@ -842,7 +842,9 @@ cycle_timers(struct supervisor *sv, int64_t now)
 			cycle_kill_due(sv, g);
 		if (g->pidfile_ns != 0 && now >= g->pidfile_ns)
 			forking_retry(sv, g);
-		cycle_starting_timers(sv, g, now);
+		/* A start that failed for want of a daemon may be freed. */
+		if (g->id != 0)
+			cycle_starting_timers(sv, g, now);
 	}
 	if (sv->state == WRAPPER_BACKOFF && now >= sv->restart_at_ns) {
 		sv->restart_at_ns = 0;
