@@ -102,35 +102,46 @@ fail:
 	return -1;
 }
 
-/* An orphan that leads its own group takes that group along. */
+/*
+ * One process of the generation besides its groups, each signal once (a
+ * second stop signal means "now" to many programs): nothing for a member
+ * of a group the generation signals as a whole; a process that leads a
+ * group of its own takes that group along.
+ */
 static void
-gen_signal_orphans(struct generation *g, int signo)
+gen_signal_one(const struct generation *g, pid_t pid, int signo)
 {
 	pid_t ppid, pgrp;
-	size_t i;
 
-	for (i = 0; i < g->norphans; i++) {
-		if (orphans_stat(g->orphans[i], &ppid, &pgrp) == 0 &&
-		    pgrp == g->orphans[i] && pgrp != g->pgid)
-			kill_group(pgrp, signo);
-		kill_pid(g->orphans[i], signo);
+	if (orphans_stat(pid, &ppid, &pgrp) == -1) {
+		kill_pid(pid, signo);
+		return;
 	}
+	if (pgrp == g->pgid || (g->daemon_pgid != 0 && pgrp == g->daemon_pgid))
+		return;
+	if (pgrp == pid)
+		kill_group(pgrp, signo);
+	else
+		kill_pid(pid, signo);
 }
 
 /*
  * Everything of the generation: its group (and a --forking daemon's own
- * group), its orphans, its main process.
+ * group), its main process, its orphans.
  */
 static void
 gen_signal_all(struct generation *g, int signo)
 {
+	size_t i;
+
 	if (kill_group_alive(g->pgid))
 		kill_group(g->pgid, signo);
 	if (g->daemon_pgid != 0 && kill_group_alive(g->daemon_pgid))
 		kill_group(g->daemon_pgid, signo);
-	if (!g->exited && g->pid != g->pgid)
-		kill_pid(g->pid, signo);
-	gen_signal_orphans(g, signo);
+	if (!g->exited)
+		gen_signal_one(g, g->pid, signo);
+	for (i = 0; i < g->norphans; i++)
+		gen_signal_one(g, g->orphans[i], signo);
 }
 
 /* A generation that is stopped no longer waits for its daemon to show. */
@@ -214,10 +225,11 @@ gen_adopt(struct generation *g, pid_t pid)
 	if (g->norphans == GEN_ORPHANS_MAX)
 		return false;
 	g->orphans[g->norphans++] = pid;
+	/* A member of its groups got the signal with the group. */
 	if (g->killed)
-		kill_pid(pid, SIGKILL);
+		gen_signal_one(g, pid, SIGKILL);
 	else if (g->rest_signalled)
-		kill_pid(pid, g->stop_signal);
+		gen_signal_one(g, pid, g->stop_signal);
 	return true;
 }
 

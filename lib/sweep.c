@@ -56,9 +56,11 @@ sweep_stop_one(struct supervisor *sv, struct stray *s, int signo)
 {
 	pid_t ppid, pgrp;
 
+	/* Once each: a group leader takes its group along. */
 	if (orphans_stat(s->pid, &ppid, &pgrp) == 0 && pgrp == s->pid)
 		kill_group(pgrp, signo);
-	kill_pid(s->pid, signo);
+	else
+		kill_pid(s->pid, signo);
 	s->signalled = true;
 	if (sv->strays_kill_ns == 0)
 		sv->strays_kill_ns = clock_now() + sv->cfg->stop_timeout_ns;

@@ -252,3 +252,34 @@ twenty_reloads_under_ab() {
 	grep -q '^helper signal TERM$' "$T/forkd.log"
 	gone_for_good "$daemon" "$helper"
 }
+
+@test "--forking with --stop-group: a daemon leading its own group gets the stop signal once" {
+	# A real-time stop signal is queued once per kill(): the daemon, which
+	# blocks it, counts how many times it was sent.
+	cat >"$T/countd.py" <<-EOF
+		import os, signal, sys, time
+		signal.pthread_sigmask(signal.SIG_BLOCK, {40})
+		if os.fork() != 0:
+		    os._exit(0)
+		os.setsid()
+		with open("$T/countd.pid", "w") as f:
+		    f.write("%d\n" % os.getpid())
+		signal.sigwait({40})
+		while not os.path.exists("$T/count"):
+		    time.sleep(0.05)
+		n = 1
+		while signal.sigtimedwait({40}, 0) is not None:
+		    n += 1
+		with open("$T/signals", "w") as f:
+		    f.write("%d\n" % n)
+	EOF
+	port=$(free_port)
+	start_gr -l "127.0.0.1:$port" --forking="$T/countd.pid" --stop-group \
+		--stop-signal 40 --ready delay:0 -- python3 "$T/countd.py"
+	wait_ready 1
+	kill -TERM "$GR_PID"
+	wait_for_line "$T/gr.err" "SIGTERM: stopping every generation"
+	touch "$T/count"
+	wait_gr_exit
+	assert_equal "$(cat "$T/signals")" 1
+}

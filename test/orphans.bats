@@ -104,3 +104,44 @@ make_escaper() {
 	run cat "$T/orphan.log"
 	assert_output "TERM"
 }
+
+# count_stop_signals WAIT-FOR [ENV-ARG]...: graceful-run with stop signal
+# 40 runs a child that leaves an orphan leading its own group (started
+# through env ENV-ARG...); once graceful-run has logged WAIT-FOR, the
+# orphan counts how many times it was sent signal 40 (real-time signals are
+# queued once per kill(); it blocks it) into $T/signals.
+count_stop_signals() {
+	local wait_for=$1
+	shift
+	rm -f "$T/orphan.pid" "$T/count" "$T/signals"
+	cat >"$T/orphan.py" <<-EOF
+		import os, signal, sys, time
+		signal.pthread_sigmask(signal.SIG_BLOCK, {40})
+		with open("$T/orphan.pid", "w") as f:
+		    f.write("%d\n" % os.getpid())
+		while not os.path.exists("$T/count"):
+		    time.sleep(0.05)
+		n = 0
+		while signal.sigtimedwait({40}, 0) is not None:
+		    n += 1
+		with open("$T/signals", "w") as f:
+		    f.write("%d\n" % n)
+	EOF
+	start_gr --ready delay:0 --stop-signal 40 -- \
+		sh -c 'env "$@" setsid python3 "$0/orphan.py" & exec sleep 1000' "$T" "$@"
+	wait_for_line "$T/orphan.pid" '^[0-9]+$'
+	kill -TERM "$GR_PID"
+	wait_for_line "$T/gr.err" "$wait_for"
+	touch "$T/count"
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 0
+}
+
+@test "what a generation left gets the stop signal once, however many ways reach it" {
+	count_stop_signals "generation 1 \(pid [0-9]+\) exited on SIG"
+	assert_equal "$(cat "$T/signals")" 1
+	# The same for one that names no generation, stopped as graceful-run
+	# leaves.
+	count_stop_signals "stopping pid [0-9]+, left behind" -u GRACEFUL_RUN_GENERATION
+	assert_equal "$(cat "$T/signals")" 1
+}
