@@ -2,7 +2,7 @@
  * The environment of a child: graceful-run's own, less what describes
  * graceful-run itself (its LISTEN_*, its NOTIFY_SOCKET), plus the variables
  * of every socket-passing protocol so programs written for systemd, einhorn,
- * socketmaster or Server::Starter run unchanged.
+ * socketmaster or Server::Starter, and nginx, run unchanged.
  */
 #include "config.h"
 
@@ -24,6 +24,7 @@ static const char *const stripped_exact[] = {
 	"NOTIFY_SOCKET",
 	"WATCHDOG_USEC", "WATCHDOG_PID", "SERVER_STARTER_PORT",
 	"SERVER_STARTER_GENERATION", "EINHORN_FDS", "EINHORN_FD_COUNT",
+	"NGINX",
 };
 static const char *const stripped_prefix[] = { "EINHORN_FD_", "GRACEFUL_RUN_" };
 
@@ -83,7 +84,7 @@ envbuf_add(struct envbuf *eb, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "3 4", "a:b" and "key=3;key=4": one list joined three ways. */
+/* "3 4", "a:b", "key=3;key=4" and "3;4;": one list joined four ways. */
 static char *
 childenv_join(const struct listeners *ls, int kind)
 {
@@ -103,6 +104,8 @@ childenv_join(const struct listeners *ls, int kind)
 		else if (kind == 'n')
 			snprintf(item, sizeof(item), "%s%s", i ? ":" : "",
 			    ls->v[i].name);
+		else if (kind == 'g')
+			snprintf(item, sizeof(item), "%d;", fd);
 		else
 			snprintf(item, sizeof(item), "%s%s=%d", i ? ";" : "",
 			    ls->v[i].starter, fd);
@@ -116,10 +119,10 @@ childenv_add_sockets(struct envbuf *eb, struct childenv *env,
     const struct listeners *ls)
 {
 	char *fds = childenv_join(ls, 'e'), *names = childenv_join(ls, 'n');
-	char *starter = childenv_join(ls, 's');
+	char *starter = childenv_join(ls, 's'), *nginx = childenv_join(ls, 'g');
 	size_t i;
 
-	if (fds == NULL || names == NULL || starter == NULL)
+	if (fds == NULL || names == NULL || starter == NULL || nginx == NULL)
 		eb->failed = true;
 	else {
 		envbuf_add(eb, "LISTEN_FDS=%zu", ls->n);
@@ -139,10 +142,13 @@ childenv_add_sockets(struct envbuf *eb, struct childenv *env,
 			    FIRST_LISTEN_FD + (int)i);
 		envbuf_add(eb, "EINHORN_FDS=%s", fds);
 		envbuf_add(eb, "SERVER_STARTER_PORT=%s", starter);
+		/* nginx's own: the fds it uses instead of binding its own. */
+		envbuf_add(eb, "NGINX=%s", nginx);
 	}
 	free(fds);
 	free(names);
 	free(starter);
+	free(nginx);
 }
 
 /* --takeover: the library first in LD_PRELOAD, and where the sockets are. */

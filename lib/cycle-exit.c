@@ -30,12 +30,14 @@ static void
 cycle_starting_exited(struct supervisor *sv, struct generation *g)
 {
 	g->state = GEN_DRAINING;
-	gen_kill(g);
 	if (sv->state == WRAPPER_RELOADING) {
+		gen_kill(g);
 		cycle_reload_failed(sv, "generation %u exited with status %d "
 		    "before it was ready", g->id, g->status);
 		return;
 	}
+	/* Nothing else runs: what it left is stopped as after any exit. */
+	cycle_stop_gen(sv, g, clock_now());
 	cycle_log_exit(sv, g, " before it was ready");
 	cycle_none_serving(sv, g->status);
 }
@@ -184,3 +186,22 @@ cycle_sweep(struct supervisor *sv)
 	}
 }
 
+/* A --forking generation left no daemon to run: a failed start. */
+void
+cycle_daemon_missing(struct supervisor *sv, struct generation *g,
+    const char *why)
+{
+	g->state = GEN_DRAINING;
+	if (sv->state == WRAPPER_RELOADING) {
+		gen_kill(g);
+		cycle_reload_failed(sv, "generation %u (pid %ld) %s", g->id,
+		    (long)g->pid, why);
+	} else {
+		cycle_stop_gen(sv, g, clock_now());
+		log_warnx("generation %u (pid %ld) %s", g->id, (long)g->pid,
+		    why);
+		cycle_none_serving(sv, EXIT_OWN_FAILURE);
+	}
+	/* It may be gone already, and no exit is left to say so. */
+	cycle_sweep(sv);
+}

@@ -25,7 +25,7 @@ cycle_starting_timers(struct supervisor *sv, struct generation *g,
     int64_t now)
 {
 	enum ready_verdict v;
-	char why[64];
+	char why[512];
 
 	if (g->state != GEN_STARTING || g->signalled || g->killed)
 		return;
@@ -42,8 +42,9 @@ cycle_starting_timers(struct supervisor *sv, struct generation *g,
 	if (v == READY_YES)
 		cycle_ready(sv, g);
 	else if (v == READY_FAILED) {
-		snprintf(why, sizeof(why), "not ready within %.2fs",
-		    clock_seconds(sv->cfg->ready.timeout_ns));
+		if (!forking_why_not_ready(sv, g, why, sizeof(why)))
+			snprintf(why, sizeof(why), "not ready within %.2fs",
+			    clock_seconds(sv->cfg->ready.timeout_ns));
 		/* Silent, as learned readiness waits for it: say why if known. */
 		if (gen_alive(g) && !takeover_loaded(g->pid))
 			snprintf(why, sizeof(why), "runs without the "
@@ -72,7 +73,9 @@ cycle_timers(struct supervisor *sv, int64_t now)
 			g->takeover_ns = 0;
 			cycle_ready(sv, g);
 		}
-		cycle_starting_timers(sv, g, now);
+		/* A start that failed for want of a daemon may be freed. */
+		if (g->id != 0)
+			cycle_starting_timers(sv, g, now);
 	}
 	if (sv->state == WRAPPER_BACKOFF && now >= sv->restart_at_ns)
 		cycle_restart_due(sv);

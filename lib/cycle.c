@@ -435,10 +435,8 @@ cycle_ready(struct supervisor *sv, struct generation *g)
 	if (cycle_leaving(sv) || g->state != GEN_STARTING || g->signalled ||
 	    g->killed)
 		return;
-	if (g->awaiting_daemon) {
-		g->ready_seen = true;
+	if (forking_defers_ready(sv, g))
 		return;
-	}
 	/* A main process that died is not ready: its exit is on its way. */
 	if (!gen_alive(g))
 		return;

@@ -102,30 +102,54 @@ fail:
 	return -1;
 }
 
-/* An orphan that leads its own group takes that group along. */
+/*
+ * One process of the generation besides its groups, each signal once (a
+ * second stop signal means "now" to many programs): nothing for a member
+ * of a group the generation signals as a whole; a process that leads a
+ * group of its own takes that group along.
+ */
 static void
-gen_signal_orphans(struct generation *g, int signo)
+gen_signal_one(const struct generation *g, pid_t pid, int signo)
 {
 	pid_t ppid, pgrp;
-	size_t i;
 
-	for (i = 0; i < g->norphans; i++) {
-		if (orphans_stat(g->orphans[i], &ppid, &pgrp) == 0 &&
-		    pgrp == g->orphans[i] && pgrp != g->pgid)
-			kill_group(pgrp, signo);
-		kill_pid(g->orphans[i], signo);
+	if (orphans_stat(pid, &ppid, &pgrp) == -1) {
+		kill_pid(pid, signo);
+		return;
 	}
+	if (pgrp == g->pgid || (g->daemon_pgid != 0 && pgrp == g->daemon_pgid))
+		return;
+	if (pgrp == pid)
+		kill_group(pgrp, signo);
+	else
+		kill_pid(pid, signo);
 }
 
-/* Everything of the generation: its group, its orphans, its main process. */
+/*
+ * Everything of the generation: its group (and a --forking daemon's own
+ * group), its main process, its orphans.
+ */
 static void
 gen_signal_all(struct generation *g, int signo)
 {
+	size_t i;
+
 	if (kill_group_alive(g->pgid))
 		kill_group(g->pgid, signo);
-	if (!g->exited && g->pid != g->pgid)
-		kill_pid(g->pid, signo);
-	gen_signal_orphans(g, signo);
+	if (g->daemon_pgid != 0 && kill_group_alive(g->daemon_pgid))
+		kill_group(g->daemon_pgid, signo);
+	if (!g->exited)
+		gen_signal_one(g, g->pid, signo);
+	for (i = 0; i < g->norphans; i++)
+		gen_signal_one(g, g->orphans[i], signo);
+}
+
+/* A generation that is stopped no longer waits for its daemon to show. */
+static void
+gen_stop_awaiting(struct generation *g)
+{
+	g->awaiting_daemon = false;
+	g->pidfile_ns = 0;
 }
 
 /*
@@ -138,6 +162,7 @@ gen_stop(struct generation *g, int signo, bool whole, int64_t timeout_ns,
 {
 	if (g->signalled || g->killed)
 		return;
+	gen_stop_awaiting(g);
 	g->signalled = true;
 	g->stop_signal = signo;
 	g->stop_ns = now;
@@ -167,6 +192,7 @@ gen_kill(struct generation *g)
 {
 	if (g->probe_pid > 0)
 		kill_group(g->probe_pid, SIGKILL);
+	gen_stop_awaiting(g);
 	g->killed = true;
 	g->kill_ns = 0;
 	g->timer_ns = 0;
@@ -180,11 +206,16 @@ gen_alive(const struct generation *g)
 	return !g->exited && !spawn_has_exited(g->pid);
 }
 
-/* Whether anything of it is left: main process, group, orphans. */
+/*
+ * Whether anything of it is left: main process, groups, orphans; or a
+ * --forking generation whose daemon may still show up.
+ */
 bool
 gen_has_members(const struct generation *g)
 {
-	return !g->exited || g->norphans > 0 || kill_group_alive(g->pgid);
+	return !g->exited || g->awaiting_daemon || g->norphans > 0 ||
+	    kill_group_alive(g->pgid) ||
+	    (g->daemon_pgid != 0 && kill_group_alive(g->daemon_pgid));
 }
 
 /* An orphan of this generation, reparented to graceful-run. */
@@ -194,10 +225,11 @@ gen_adopt(struct generation *g, pid_t pid)
 	if (g->norphans == GEN_ORPHANS_MAX)
 		return false;
 	g->orphans[g->norphans++] = pid;
+	/* A member of its groups got the signal with the group. */
 	if (g->killed)
-		kill_pid(pid, SIGKILL);
+		gen_signal_one(g, pid, SIGKILL);
 	else if (g->rest_signalled)
-		kill_pid(pid, g->stop_signal);
+		gen_signal_one(g, pid, g->stop_signal);
 	return true;
 }
 

@@ -67,6 +67,7 @@ struct listen_spec {
 	char path[108];		/* unix; abstract names start with '@' */
 	int backlog;
 	bool reuseport;
+	bool nonblock;		/* O_NONBLOCK from the start (nginx) */
 	bool v6only;
 	bool has_mode;
 	mode_t mode;
@@ -256,10 +257,12 @@ struct generation {
 	int stop_signal;
 	bool exited;		/* the main process is reaped */
 	int status;		/* the main process's exit status */
-	bool awaiting_daemon;	/* --forking: its main process exited 0 */
-	bool ready_seen;	/* ... and it said it was ready meanwhile */
+	bool awaiting_daemon;	/* --forking: its first process exited 0 */
+	bool handed_over;	/* --forking: pid is the daemon it left */
+	bool ready_seen;	/* ready said before the daemon took over */
 	int64_t pidfile_ns;	/* --forking=PIDFILE: read it again at */
 	int64_t takeover_ns;	/* ready but no --takeover library: look again at */
+	pid_t daemon_pgid;	/* --forking: the daemon's group, if not pgid */
 	char status_text[128];
 	pid_t orphans[GEN_ORPHANS_MAX];	/* reparented to graceful-run */
 	size_t norphans;
@@ -403,10 +406,14 @@ void cycle_stop_gen(struct supervisor *, struct generation *, int64_t now);
 void cycle_check_exited(struct supervisor *, int status);
 void cycle_reload_failed(struct supervisor *, const char *, ...)
     PRINTFLIKE(2, 3);
+void cycle_daemon_missing(struct supervisor *, struct generation *, const char *why);
 
 /* forking.c: --forking, the daemon a generation leaves is its main process. */
+struct generation *forking_claimant(struct supervisor *);
 bool forking_exited(struct supervisor *, struct generation *, int status);
 void forking_retry(struct supervisor *, struct generation *);
+bool forking_defers_ready(struct supervisor *, struct generation *);
+bool forking_why_not_ready(const struct supervisor *, const struct generation *, char *, size_t);
 
 /*
  * sweep.c: graceful-run's children that are no generation's main process:

@@ -165,6 +165,8 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 		spec->reuseport = true;
 	else if (strcmp(opt, "v6only") == 0 && value == NULL && is_inet)
 		spec->v6only = true;
+	else if (strcmp(opt, "nonblock") == 0 && value == NULL)
+		spec->nonblock = true;
 	else if (strcmp(opt, "backlog") == 0 && value != NULL &&
 	    spec->kind != LISTEN_UDP) {
 		if (parse_uint(value, 10, LISTEN_BACKLOG_MAX, &n) == -1 ||
@@ -183,8 +185,8 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 		return listen_parse_owner(value, spec, why, whylen);
 	else
 		return fail(why, whylen, "option %s does not apply here "
-		    "(backlog=N, reuseport, v6only; mode=, owner= for unix "
-		    "paths)", log_excerpt(&ex, opt));
+		    "(backlog=N, reuseport, v6only, nonblock; mode=, owner= "
+		    "for unix paths)", log_excerpt(&ex, opt));
 	return 0;
 }
 

@@ -127,7 +127,8 @@ sockets_bind_inet(struct listeners *ls, const struct listen_spec *spec,
 	if ((l = sockets_add(ls, spec->text)) == NULL)
 		return -1;
 	sockets_format(sa, len, l->addr, sizeof(l->addr));
-	if ((fd = sockets_open(sa->sa_family, type, spec->text)) == -1)
+	if ((fd = sockets_open(sa->sa_family, type |
+	    (spec->nonblock ? SOCK_NONBLOCK : 0), spec->text)) == -1)
 		return errno == EAFNOSUPPORT ? 1 : -1;
 	l->fd = fd;
 	ls->n++;
@@ -289,7 +290,8 @@ sockets_bind_unix(struct listeners *ls, const struct listen_spec *spec)
 	strlcpy(l->addr, spec->path, sizeof(l->addr));
 	strlcpy(l->starter, spec->path, sizeof(l->starter));
 	strlcpy(l->name, spec->name, sizeof(l->name));
-	if ((l->fd = sockets_open(AF_UNIX, SOCK_STREAM, spec->text)) == -1)
+	if ((l->fd = sockets_open(AF_UNIX, SOCK_STREAM |
+	    (spec->nonblock ? SOCK_NONBLOCK : 0), spec->text)) == -1)
 		return -1;
 	ls->n++;
 	rc = bind(l->fd, (struct sockaddr *)&sun, len);

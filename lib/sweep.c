@@ -45,7 +45,8 @@ sweep_group_owner(struct supervisor *sv, pid_t pid)
 	if (orphans_stat(pid, &ppid, &pgrp) == -1)
 		return NULL;
 	for (i = 0; i < MAX_GENERATIONS; i++)
-		if (sv->gens[i].id != 0 && sv->gens[i].pgid == pgrp)
+		if (sv->gens[i].id != 0 && (sv->gens[i].pgid == pgrp ||
+		    sv->gens[i].daemon_pgid == pgrp))
 			return &sv->gens[i];
 	return NULL;
 }
@@ -55,9 +56,11 @@ sweep_stop_one(struct supervisor *sv, struct stray *s, int signo)
 {
 	pid_t ppid, pgrp;
 
+	/* Once each: a group leader takes its group along. */
 	if (orphans_stat(s->pid, &ppid, &pgrp) == 0 && pgrp == s->pid)
 		kill_group(pgrp, signo);
-	kill_pid(s->pid, signo);
+	else
+		kill_pid(s->pid, signo);
 	s->signalled = true;
 	if (sv->strays_kill_ns == 0)
 		sv->strays_kill_ns = clock_now() + sv->cfg->stop_timeout_ns;
@@ -86,16 +89,36 @@ sweep_add_stray(struct supervisor *sv, pid_t pid, unsigned gen)
 		    "generation: stopped when graceful-run leaves", (long)pid);
 }
 
+/*
+ * While a --forking generation starts, what is left to graceful-run and
+ * names no other generation is likely its daemon: adopted, so it can be
+ * named the main process.
+ */
+static bool
+sweep_claimed(struct supervisor *sv, pid_t pid, struct generation *owner,
+    unsigned gen)
+{
+	struct generation *g = forking_claimant(sv);
+
+	if (g == NULL || (owner != NULL && owner != g) ||
+	    (owner == NULL && gen != 0 && gen != g->id) || !gen_adopt(g, pid))
+		return false;
+	log_debug("pid %ld left to graceful-run: taken for generation %u, "
+	    "which forks into the background", (long)pid, g->id);
+	return true;
+}
+
 static void
 sweep_attribute(struct supervisor *sv, pid_t pid)
 {
-	struct generation *g;
-	unsigned gen;
+	struct generation *g, *owner = sweep_group_owner(sv, pid);
+	unsigned gen = orphans_generation(pid);
 
-	/* A member of a generation's group goes with the group anyway. */
-	if (sweep_group_owner(sv, pid) != NULL)
+	if (sweep_claimed(sv, pid, owner, gen))
 		return;
-	gen = orphans_generation(pid);
+	/* A member of a generation's group goes with the group anyway. */
+	if (owner != NULL)
+		return;
 	if (gen != 0 && (g = cycle_find(sv, gen)) != NULL) {
 		if (gen_adopt(g, pid)) {
 			log_debug("pid %ld left to graceful-run: an orphan of "

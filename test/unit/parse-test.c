@@ -41,6 +41,7 @@ test_listen_inet(void)
 	ok(parses("127.0.0.1:000008080") && strcmp(spec.port, "8080") == 0 &&
 	    strcmp(spec.name, "tcp-8080") == 0, "leading zeros: port %s",
 	    spec.port);
+	ok(parses("unix:/run/a.sock,nonblock") && spec.nonblock, "nonblock");
 	ok(!parses("::1:80"), "bare v6 rejected: %s", why);
 	ok(!parses(":0") && !parses(":65536") && !parses(":http") &&
 	    !parses("host:") && !parses(":+80") && !parses(": 80") &&
