@@ -3,6 +3,7 @@
 # no request, refuse no connection, and make no request wait.
 
 load helpers/common
+load helpers/ab
 
 setup_file() {
 	command -v wrk >/dev/null || skip "wrk missing"
@@ -27,15 +28,7 @@ start_wrk() {
 	echo $! >"$T/wrk.pid"
 }
 
-# start_ab: ab, one new connection per request, in the background (output
-# in $T/ab.out); it runs until stop_load.
-start_ab() {
-	ab -r -c 16 -t 300 -n 3000000 "http://127.0.0.1:$port/" \
-		>"$T/ab.out" 2>&1 3>&- &
-	echo $! >"$T/ab.pid"
-}
-
-# stop_load NAME: SIGINT the load generator NAME (wrk or ab), which prints
+# stop_load NAME: SIGINT the load generator NAME (wrk), which prints
 # its report, and wait for it; it must have still been running.
 stop_load() {
 	local pid
@@ -53,14 +46,6 @@ assert_wrk_clean() {
 	run cat "$T/wrk.out"
 	assert_output --regexp '[1-9][0-9]* requests in '
 	refute_output --partial 'Socket errors'
-	refute_output --partial 'Non-2xx'
-}
-
-# assert_ab_clean: ab completed requests, none failed, nothing but 2xx.
-assert_ab_clean() {
-	run cat "$T/ab.out"
-	assert_line --regexp '^Complete requests: +[1-9][0-9]*$'
-	assert_line --regexp '^Failed requests: +0$'
 	refute_output --partial 'Non-2xx'
 }
 
@@ -101,11 +86,11 @@ reload_20_times() {
 
 @test "20 reloads with a new connection per request: no failed request" {
 	start_srv --ready notify
-	start_ab
+	start_ab 16
 	wait_for_line "$T/ab.out" 'Benchmarking'
 	wait_clients 1
 	reload_20_times
-	stop_load ab
+	stop_ab
 	assert_ab_clean
 	run grep -v '^200 ' "$T/loop.out"
 	assert_output ""
@@ -117,7 +102,7 @@ reload_20_times() {
 @test "new generations that crash at start, under load: no failed request, the old one serves" {
 	local n
 	start_srv --ready notify
-	start_ab
+	start_ab 16
 	wait_for_line "$T/ab.out" 'Benchmarking'
 	wait_clients 1
 	for n in 2 3 4 5 6; do
@@ -125,7 +110,7 @@ reload_20_times() {
 		kill -HUP "$GR_PID"
 		wait_for_line "$T/gr.err" "reload failed: generation $n exited with status 3 before it was ready; generation 1 still serving" 60
 	done
-	stop_load ab
+	stop_ab
 	assert_ab_clean
 	run grep -c 'stopping' "$T/gr.err"
 	assert_output 0
