@@ -13,7 +13,7 @@ load helpers/common
 	start_http_loop "$port"
 	wait_for_count "$T/loop.out" '^200 ' 5
 
-	httpd_knobs 2 HTTPD_START_DELAY_MS=1500
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate"
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/httpd-2.log" '^start gen=2 '
 	pid2=$(generation_pid 2)
@@ -26,6 +26,7 @@ load helpers/common
 	run cat "$T/httpd-1.log"
 	refute_output --partial "signal"
 
+	touch "$T/gate"
 	wait_ready 2
 	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) exited 0 after draining"
 	# Requests made once generation 1 is gone reach generation 2.
@@ -109,11 +110,12 @@ load helpers/common
 	kill -USR1 "$GR_PID"
 	wait_for_line "$T/httpd-2.log" '^signal USR1$'
 	# During a reload, the current generation (not the starting one) gets it.
-	httpd_knobs 3 HTTPD_START_DELAY_MS=1500
+	httpd_knobs 3 HTTPD_START_GATE="$T/gate"
 	kill -USR2 "$GR_PID"
 	wait_for_line "$T/httpd-3.log" '^start gen=3 '
 	kill -USR1 "$GR_PID"
 	wait_for_count "$T/httpd-2.log" '^signal USR1$' 2
+	touch "$T/gate"
 	wait_ready 3
 	wait_for_line "$T/gr.err" "generation 2 \(pid [0-9]+\) exited 0 after draining"
 	kill -WINCH "$GR_PID"
@@ -209,7 +211,7 @@ load helpers/common
 @test "HUPs during a reload are remembered once: exactly one more reload runs" {
 	local i
 	start_srv --ready notify
-	httpd_knobs 2 HTTPD_START_DELAY_MS=2500
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate"
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) started'
 	# Each HUP is seen by the wrapper while generation 2 still starts.
@@ -219,6 +221,7 @@ load helpers/common
 	done
 	run grep -c 'generation 2 (pid [0-9]*) ready' "$T/gr.err"
 	assert_output 0
+	touch "$T/gate"
 	wait_ready 2
 	wait_ready 3
 	no_line_for "$T/gr.err" 'generation 4' 3
@@ -236,11 +239,12 @@ load helpers/common
 
 @test "a HUP remembered during a reload that fails runs after it" {
 	start_srv --ready notify
-	httpd_knobs 2 HTTPD_START_DELAY_MS=1500 HTTPD_FAIL_START=3
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate" HTTPD_FAIL_START=3
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) started'
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'reload requested during a reload: it runs next'
+	touch "$T/gate"
 	wait_for_line "$T/gr.err" 'reload failed: generation 2 exited with status 3 before it was ready; generation 1 still serving'
 	wait_ready 3
 	no_line_for "$T/gr.err" 'generation 4' 2
@@ -251,13 +255,14 @@ load helpers/common
 @test "a HUP while generation 1 starts runs once it is ready" {
 	port=$(free_port)
 	make_httpd_script
-	httpd_knobs 1 HTTPD_START_DELAY_MS=1500
+	httpd_knobs 1 HTTPD_START_GATE="$T/gate"
 	start_gr -l "127.0.0.1:$port" --ready notify -- "$T/srv"
 	wait_for_line "$T/httpd-1.log" '^start gen=1 '
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'reload requested during a reload: it runs next'
 	run grep -c 'generation 2' "$T/gr.err"
 	assert_output 0
+	touch "$T/gate"
 	wait_ready 1
 	wait_ready 2
 	run grep -Eo 'generation [12] \(pid [0-9]+\) (started|ready)' "$T/gr.err"
@@ -307,7 +312,7 @@ load helpers/common
 @test "no busy waiting while a generation starts or drains" {
 	local a b
 	start_srv --ready notify
-	httpd_knobs 2 HTTPD_START_DELAY_MS=2500
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate"
 	curl -sS --max-time 30 -o /dev/null "http://127.0.0.1:$port/?sleep=5000" \
 		3>&- &
 	echo $! >"$T/curl.pid"
@@ -320,6 +325,7 @@ load helpers/common
 	b=$(ctx_switches)
 	echo "starting: $a -> $b context switches" >&2
 	[ $((b - a)) -le 10 ]
+	touch "$T/gate"
 	wait_ready 2
 	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) stopping"
 	a=$(ctx_switches)
@@ -342,7 +348,7 @@ load helpers/common
 @test "TERM during a reload stops every generation; the wrapper exits 0" {
 	local pid2 helper
 	start_srv --ready notify
-	httpd_knobs 2 HTTPD_START_DELAY_MS=10000 HTTPD_FORK_HELPER=1
+	httpd_knobs 2 HTTPD_START_GATE="$T/never" HTTPD_FORK_HELPER=1
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) started'
 	pid2=$(generation_pid 2)
@@ -393,7 +399,7 @@ load helpers/common
 @test "the current generation dying while a new one starts: the new one takes over" {
 	local pid2
 	start_srv --ready notify
-	httpd_knobs 2 HTTPD_START_DELAY_MS=2500
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate"
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) started'
 	pid2=$(generation_pid 2)
@@ -402,6 +408,7 @@ load helpers/common
 	wait_for_line "$T/gr.err" 'no generation serving until the reload under way is done'
 	run grep -c 'generation 2 (pid [0-9]*) ready' "$T/gr.err"
 	assert_output 0
+	touch "$T/gate"
 	wait_ready 2
 	assert_equal "$(served_by "$port")" "$pid2"
 	kill -0 "$GR_PID"
@@ -414,11 +421,12 @@ load helpers/common
 
 @test "the current generation dying while the new one fails: exit with the dead one's status" {
 	start_srv --ready notify
-	httpd_knobs 2 HTTPD_START_DELAY_MS=2500 HTTPD_FAIL_START=3
+	httpd_knobs 2 HTTPD_START_GATE="$T/gate" HTTPD_FAIL_START=3
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) started'
 	kill -KILL "$pid1"
 	wait_for_line "$T/gr.err" 'no generation serving until the reload under way is done'
+	touch "$T/gate"
 	wait_gr_exit 30
 	assert_equal "$GR_STATUS" 137
 	grep -q 'reload failed: generation 2 exited with status 3 before it was ready; no generation serving' "$T/gr.err"
@@ -428,7 +436,7 @@ load helpers/common
 
 @test "a crash during a reload keeps its status through a graceful stop" {
 	start_srv --ready notify
-	httpd_knobs 2 HTTPD_START_DELAY_MS=60000
+	httpd_knobs 2 HTTPD_START_GATE="$T/never"
 	kill -HUP "$GR_PID"
 	wait_for_line "$T/gr.err" 'generation 2 \(pid [0-9]+\) started'
 	kill -KILL "$pid1"
