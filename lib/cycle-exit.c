@@ -39,6 +39,12 @@ cycle_starting_exited(struct supervisor *sv, struct generation *g)
 	/* Nothing else runs: what it left is stopped as after any exit. */
 	cycle_stop_gen(sv, g, clock_now());
 	cycle_log_exit(sv, g, " before it was ready");
+	/* The most common first failure of a program never written for it. */
+	if (g->id == 1 && sv->listeners->n > 0 && takeover_library() == NULL &&
+	    g->status != 0 && g->status < 126)
+		log_info("hint: a command that binds its own port fails with "
+		    "\"address in use\" against graceful-run's socket; run it "
+		    "with --takeover");
 	cycle_none_serving(sv, g->status);
 }
 

@@ -192,6 +192,17 @@ check_habit() {
 	stop_and_check_clean "$port"
 }
 
+@test "without --takeover, a first generation that binds the port itself fails, with a hint" {
+	port=$(free_port)
+	start_gr -l "127.0.0.1:$port" -- python3 -m http.server "$port" \
+		--bind 127.0.0.1
+	wait_gr_exit
+	assert_equal "$GR_STATUS" 1
+	grep -q 'Address already in use' "$T/gr.err"
+	run grep 'hint:' "$T/gr.err"
+	assert_output --partial "run it with --takeover"
+}
+
 @test "the README's http.server command line, unchanged, reloads" {
 	port=$(free_port)
 	start_gr_sigint --takeover --stop-signal INT -l "127.0.0.1:$port" -- \
