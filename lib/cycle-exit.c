@@ -140,7 +140,8 @@ cycle_channel(struct supervisor *sv, struct generation *g, int fd)
 		v = ready_on_notify(g);
 	else
 		return;
-	if (v == READY_YES)
+	if (v == READY_YES && g->state == GEN_STARTING &&
+	    ready_confirm(g, &sv->cfg->ready, clock_now()) == READY_YES)
 		cycle_ready(sv, g);
 }
 

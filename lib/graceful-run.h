@@ -203,6 +203,8 @@ struct ready_state {
 				   but no longer polled */
 	bool notify_held;	/* notify_fd: not polled until resume_ns */
 	bool flood_logged;
+	bool notified;		/* auto: it said so, it is looked at until it
+				   also accepts */
 	int pipe_fd;
 	int notify_fd;
 	char how[48];		/* what made it ready, when composed */
@@ -214,6 +216,7 @@ bool ready_offers_channels(const struct ready_config *);
 void ready_arm(struct generation *, const struct ready_config *, int64_t now);
 enum ready_verdict ready_on_pipe(struct generation *);
 enum ready_verdict ready_on_notify(struct generation *);
+enum ready_verdict ready_confirm(struct generation *, const struct ready_config *, int64_t now);
 enum ready_verdict ready_on_timer(struct generation *, const struct ready_config *, int64_t now);
 enum ready_verdict ready_on_probe_exit(struct generation *, int status, int64_t now);
 const char *ready_how(const struct generation *);

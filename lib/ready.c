@@ -9,7 +9,10 @@
  * /proc shows it accepting on a shared socket (accepting.c), looked at
  * every few milliseconds, but only while it starts. Its DURATION decides
  * only where /proc cannot show it, or for a command never seen accepting
- * (it serves in a way the kernel does not show, or does not serve).
+ * (it serves in a way the kernel does not show, or does not serve). A
+ * notification from a command seen accepting before counts once it also
+ * accepts: gunicorn's master says READY=1 before its workers have loaded
+ * the application.
  */
 #include "config.h"
 
@@ -137,10 +140,10 @@ ready_arm(struct generation *g, const struct ready_config *rc, int64_t now)
 	g->rs.alive_ns = g->rs.check_ns = 0;
 	switch (rc->mode) {
 	case READY_AUTO:
+		ready_learn_from_last(rc);
 		/* It will notify again, however slowly: no timer, no look. */
 		if (learned.notifies)
 			break;
-		ready_learn_from_last(rc);
 		g->rs.alive_ns = now + rc->wait_ns;
 		g->rs.check_ns = now + CHECK_FIRST;
 		break;
@@ -164,7 +167,9 @@ static void
 ready_spoke(struct generation *g)
 {
 	g->spoke = true;
-	g->rs.alive_ns = g->rs.check_ns = 0;
+	g->rs.alive_ns = 0;
+	if (!g->rs.notified)
+		g->rs.check_ns = 0;
 	ready_rearm(g);
 }
 
@@ -291,6 +296,39 @@ ready_on_notify(struct generation *g)
 	return v;
 }
 
+/*
+ * auto: a notification is readiness, except from a command seen accepting
+ * before that is not accepting yet: it is looked at until it does, within
+ * --ready-timeout. One not seen accepting now may be slow, not blind: the
+ * next generation's start looks at it again (ready_learn_from_last).
+ */
+enum ready_verdict
+ready_confirm(struct generation *g, const struct ready_config *rc,
+    int64_t now)
+{
+	char how[128];
+	int seen;
+
+	if (rc->mode != READY_AUTO || g->rs.notified)
+		return READY_YES;
+	seen = ready_accepting(g, rc, how, sizeof(how));
+	if (seen == ACCEPTING_YES)
+		learned.accepts = true;
+	if (seen != ACCEPTING_NOT_YET)
+		return READY_YES;
+	if (!learned.accepts) {
+		learned.unproven = g->pgid;
+		return READY_YES;
+	}
+	log_info("generation %u (pid %ld) said %s but does not accept yet: "
+	    "waiting until it does", g->id, (long)g->pid, ready_how(g));
+	g->rs.notified = true;
+	g->rs.check_every_ns = 0;
+	g->rs.check_ns = now + CHECK_FIRST;
+	ready_rearm(g);
+	return READY_PENDING;
+}
+
 static void
 ready_probe_later(struct generation *g, int64_t now)
 {
@@ -358,6 +396,12 @@ ready_look(struct generation *g, const struct ready_config *rc, int64_t now)
 	char how[128];
 
 	g->rs.seen = ready_accepting(g, rc, how, sizeof(how));
+	if (g->rs.seen == ACCEPTING_YES && g->rs.notified) {
+		/* The notification stays the rule that made it ready. */
+		log_debug("generation %u: %s", g->id, how);
+		g->rs.check_ns = 0;
+		return READY_YES;
+	}
 	if (g->rs.seen == ACCEPTING_YES) {
 		learned.accepts = true;
 		/* A notification sent before it accepted names the rule, and

@@ -181,6 +181,33 @@ gunicorn_answers_from() {
 	gunicorn_answers_from "$pid2"
 }
 
+@test "gunicorn as a new user runs it: its early READY=1 waits until a worker accepts" {
+	command -v gunicorn >/dev/null || skip "gunicorn is not installed"
+	local pid1 pid2
+	port=$(free_port)
+	gate 1
+	# NOTIFY_SOCKET offered, as by default: the arbiter says READY=1 as
+	# soon as it has booted, before its workers have imported the app.
+	SLOWAPP_DIR=$T start_gr -l "127.0.0.1:$port" -- \
+		gunicorn --workers 2 --chdir "$HELPERS_SRC" --graceful-timeout 10 \
+		slowapp:app
+	wait_ready 1 30
+	pid1=$(generation_pid 1)
+	retry_until 20 http_get "$port" >/dev/null
+	gunicorn_answers_from "$pid1"
+	kill -HUP "$GR_PID"
+	wait_for_line "$T/gr.err" "generation 2 \(pid [0-9]+\) said READY=1 but does not accept yet: waiting until it does" 30
+	held_past_timer 2
+	gunicorn_answers_from "$pid1"
+	gate 2
+	wait_ready 2 30
+	run ready_reason 2
+	assert_output "READY=1"
+	pid2=$(generation_pid 2)
+	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) exited 0 after draining" 40
+	gunicorn_answers_from "$pid2"
+}
+
 # udp_ask PORT: one datagram's answer from the UDP server.
 udp_ask() {
 	python3 -c 'import socket, sys
