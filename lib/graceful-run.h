@@ -42,6 +42,7 @@ struct log_excerpt {
 	char s[LOG_EXCERPT_MAX * 4 + 6];
 };
 const char *log_excerpt(struct log_excerpt *, const char *text);
+int log_reason(char *why, size_t whylen, const char *, ...) PRINTFLIKE(3, 4);
 
 /* clock.c: monotonic time in nanoseconds; 0 means "no deadline". */
 #define NSEC_PER_MSEC INT64_C(1000000)

@@ -20,19 +20,6 @@
 /* Longer than any address with options: a typo or garbage. */
 #define LISTEN_TEXT_MAX 1023
 
-static int fail(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
-
-static int
-fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* systemd's rule for LISTEN_FDNAMES entries: printable, no ':', < 256. */
 static bool
 listen_name_valid(const char *name)
@@ -56,7 +43,7 @@ listen_parse_port(const char *text, struct listen_spec *spec, char *why,
 	uint64_t port;
 
 	if (parse_uint(text, 10, 65535, &port) == -1 || port == 0)
-		return fail(why, whylen, "bad port %s (1-65535)",
+		return log_reason(why, whylen, "bad port %s (1-65535)",
 		    log_excerpt(&ex, text));
 	/* The number, not the text: leading zeros would not fit. */
 	snprintf(spec->port, sizeof(spec->port), "%u", (unsigned)port);
@@ -74,14 +61,16 @@ listen_parse_inet(char *text, struct listen_spec *spec, char *why,
 	if (text[0] == '[') {
 		end = strchr(text, ']');
 		if (end == NULL || end[1] != ':')
-			return fail(why, whylen, "bad IPv6 address %s "
+			return log_reason(why, whylen, "bad IPv6 address %s "
 			    "(want [ADDRESS]:PORT)", log_excerpt(&ex, text));
 		*end = '\0';
 		if (end == text + 1)
-			return fail(why, whylen, "%s", "empty IPv6 address");
+			return log_reason(why, whylen,
+			    "%s", "empty IPv6 address");
 		if (strlcpy(spec->host, text + 1, sizeof(spec->host)) >=
 		    sizeof(spec->host))
-			return fail(why, whylen, "host name too long (%zu "
+			return log_reason(why, whylen,
+			    "host name too long (%zu "
 			    "bytes, at most %zu)", strlen(text + 1),
 			    sizeof(spec->host) - 1);
 		return listen_parse_port(end + 2, spec, why, whylen);
@@ -90,11 +79,12 @@ listen_parse_inet(char *text, struct listen_spec *spec, char *why,
 	if (colon == NULL)
 		return listen_parse_port(text, spec, why, whylen);
 	if (strchr(text, ':') != colon)
-		return fail(why, whylen, "bad address %s (write IPv6 "
+		return log_reason(why, whylen, "bad address %s (write IPv6 "
 		    "addresses as [ADDRESS]:PORT)", log_excerpt(&ex, text));
 	*colon = '\0';
 	if (strlcpy(spec->host, text, sizeof(spec->host)) >= sizeof(spec->host))
-		return fail(why, whylen, "host name too long (%zu bytes, at "
+		return log_reason(why, whylen,
+		    "host name too long (%zu bytes, at "
 		    "most %zu)", strlen(text), sizeof(spec->host) - 1);
 	return listen_parse_port(colon + 1, spec, why, whylen);
 }
@@ -104,10 +94,11 @@ listen_parse_unix(const char *path, struct listen_spec *spec, char *why,
     size_t whylen)
 {
 	if (*path == '\0' || strcmp(path, "@") == 0)
-		return fail(why, whylen, "%s", "empty unix socket path");
+		return log_reason(why, whylen, "%s", "empty unix socket path");
 	if (strlcpy(spec->path, path, sizeof(spec->path)) >= sizeof(spec->path))
-		return fail(why, whylen, "unix socket path too long (%zu "
-		    "bytes, at most %zu)", strlen(path), sizeof(spec->path) - 1);
+		return log_reason(why, whylen, "unix socket path too long (%zu "
+		    "bytes, at most %zu)", strlen(path),
+		    sizeof(spec->path) - 1);
 	return 0;
 }
 
@@ -124,7 +115,7 @@ listen_parse_owner(const char *value, struct listen_spec *spec, char *why,
 	group = strchr(value, ':');
 	if ((group != NULL ? (size_t)(group - value) : strlen(value)) >=
 	    sizeof(user))
-		return fail(why, whylen, "owner: user name too long: %s",
+		return log_reason(why, whylen, "owner: user name too long: %s",
 		    log_excerpt(&ex, value));
 	strlcpy(user, value, sizeof(user));
 	if (group != NULL) {
@@ -133,14 +124,15 @@ listen_parse_owner(const char *value, struct listen_spec *spec, char *why,
 	}
 	pw = getpwnam(user);
 	if (pw == NULL)
-		return fail(why, whylen, "owner: no such user %s",
+		return log_reason(why, whylen, "owner: no such user %s",
 		    log_excerpt(&ex, user));
 	spec->uid = pw->pw_uid;
 	spec->gid = pw->pw_gid;
 	if (group != NULL && *group != '\0') {
 		gr = getgrnam(group);
 		if (gr == NULL)
-			return fail(why, whylen, "owner: no such group %s",
+			return log_reason(why, whylen,
+			    "owner: no such group %s",
 			    log_excerpt(&ex, group));
 		spec->gid = gr->gr_gid;
 	}
@@ -171,20 +163,23 @@ listen_parse_option(char *opt, struct listen_spec *spec, char *why,
 	    spec->kind != LISTEN_UDP) {
 		if (parse_uint(value, 10, LISTEN_BACKLOG_MAX, &n) == -1 ||
 		    n == 0)
-			return fail(why, whylen, "bad backlog %s (1-65535)",
+			return log_reason(why, whylen,
+			    "bad backlog %s (1-65535)",
 			    log_excerpt(&ex, value));
 		spec->backlog = (int)n;
 	} else if (strcmp(opt, "mode") == 0 && value != NULL && is_file) {
 		/* Checked in range before it becomes a mode_t. */
 		if (parse_uint(value, 8, 07777, &n) == -1)
-			return fail(why, whylen, "bad mode %s (octal digits, "
-			    "at most 07777, e.g. 0660)", log_excerpt(&ex, value));
+			return log_reason(why, whylen,
+			    "bad mode %s (octal digits, "
+			    "at most 07777, e.g. 0660)",
+			    log_excerpt(&ex, value));
 		spec->mode = (mode_t)n;
 		spec->has_mode = true;
 	} else if (strcmp(opt, "owner") == 0 && value != NULL && is_file)
 		return listen_parse_owner(value, spec, why, whylen);
 	else
-		return fail(why, whylen, "option %s does not apply here "
+		return log_reason(why, whylen, "option %s does not apply here "
 		    "(backlog=N, reuseport, v6only, nonblock; mode=, owner= "
 		    "for unix paths)", log_excerpt(&ex, opt));
 	return 0;
@@ -241,7 +236,7 @@ listen_parse_address(char *addr, struct listen_spec *spec, char *why,
 	} else if (strncmp(addr, "tcp:", 4) == 0)
 		addr += 4;
 	if (*addr == '\0')
-		return fail(why, whylen, "%s", "missing address");
+		return log_reason(why, whylen, "%s", "missing address");
 	return listen_parse_inet(addr, spec, why, whylen);
 }
 
@@ -257,14 +252,16 @@ listen_parse(const char *text, struct listen_spec *spec, char *why,
 	spec->kind = LISTEN_TCP;
 	spec->backlog = SOMAXCONN;
 	if (strlcpy(buf, text, sizeof(buf)) >= sizeof(buf))
-		return fail(why, whylen, "argument too long (%zu bytes, at "
+		return log_reason(why, whylen,
+		    "argument too long (%zu bytes, at "
 		    "most %d)", strlen(text), LISTEN_TEXT_MAX);
 	rest = buf;
 	name = listen_split_name(buf);
 	if (name != NULL) {
 		rest = name + strlen(name) + 1;
 		if (!listen_name_valid(name))
-			return fail(why, whylen, "bad name %s (printable, no "
+			return log_reason(why, whylen,
+			    "bad name %s (printable, no "
 			    "':' or space, 255 bytes at most)",
 			    log_excerpt(&ex, name));
 		strlcpy(spec->name, name, sizeof(spec->name));

@@ -217,3 +217,15 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	log_exit_fatal();
 }
+
+/* Say why something was refused into a caller's buffer; always -1. */
+int
+log_reason(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return -1;
+}

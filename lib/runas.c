@@ -21,19 +21,6 @@
 
 static struct runas identity;
 
-static int runas_fail(char *, size_t, const char *, ...) PRINTFLIKE(3, 4);
-
-static int
-runas_fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* A name, or a number the database knows. */
 static struct passwd *
 runas_user(const char *text)
@@ -68,7 +55,7 @@ runas_groups(struct runas *ra, gid_t base, char *why, size_t whylen)
 	int n = RUNAS_GROUPS_MAX;
 
 	if (getgrouplist(ra->name, base, ra->groups, &n) == -1)
-		return runas_fail(why, whylen, "user \"%s\" is in too many "
+		return log_reason(why, whylen, "user \"%s\" is in too many "
 		    "groups", ra->name);
 	ra->ngroups = (size_t)n;
 	return 0;
@@ -83,21 +70,21 @@ runas_parse(const char *text, struct runas *ra, char *why, size_t whylen)
 
 	memset(ra, 0, sizeof(*ra));
 	if (strlcpy(user, text, sizeof(user)) >= sizeof(user) || *text == '\0')
-		return runas_fail(why, whylen, "%s", "empty or too long");
+		return log_reason(why, whylen, "%s", "empty or too long");
 	if ((colon = strchr(user, ':')) != NULL)
 		*colon++ = '\0';
 	errno = 0;
 	if ((pw = runas_user(user)) == NULL)
-		return runas_fail(why, whylen, "no such user \"%s\"", user);
+		return log_reason(why, whylen, "no such user \"%s\"", user);
 	ra->uid = pw->pw_uid;
 	ra->gid = pw->pw_gid;
 	if (strlcpy(ra->name, pw->pw_name, sizeof(ra->name)) >= sizeof(ra->name) ||
 	    strlcpy(ra->home, pw->pw_dir, sizeof(ra->home)) >= sizeof(ra->home))
-		return runas_fail(why, whylen, "user \"%s\": name or home "
+		return log_reason(why, whylen, "user \"%s\": name or home "
 		    "too long", user);
 	if (colon != NULL) {
 		if ((gr = runas_group(colon)) == NULL)
-			return runas_fail(why, whylen, "no such group \"%s\"",
+			return log_reason(why, whylen, "no such group \"%s\"",
 			    colon);
 		ra->gid = gr->gr_gid;
 	}

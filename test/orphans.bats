@@ -21,6 +21,19 @@ make_escaper() {
 	chmod +x "$T/escaper"
 }
 
+# start_escaper: graceful-run on a fresh $port running $T/escaper, with a
+# 1s stop timeout; generation 1's pid in $pid1, its grandchild's in
+# $grandchild.
+start_escaper() {
+	port=$(free_port)
+	make_escaper
+	start_gr -l "127.0.0.1:$port" --ready notify --stop-timeout 1s -- "$T/escaper"
+	wait_ready 1
+	pid1=$(generation_pid 1)
+	wait_for_line "$T/grandchild-1.pid" '^[0-9]+$'
+	grandchild=$(cat "$T/grandchild-1.pid")
+}
+
 @test "a command that leaves an orphan in its own session: the orphan is stopped, then graceful-run exits 0" {
 	start_gr --stop-timeout 20s -- sh -c '
 		setsid sh -c "trap \"echo TERM >>$0/orphan.log; exit 0\" TERM
@@ -41,13 +54,7 @@ make_escaper() {
 
 @test "a server that setsid's a grandchild: on TERM the grandchild is stopped, killed at --stop-timeout, and graceful-run exits 0 after it" {
 	local grandchild
-	port=$(free_port)
-	make_escaper
-	start_gr -l "127.0.0.1:$port" --ready notify --stop-timeout 1s -- "$T/escaper"
-	wait_ready 1
-	pid1=$(generation_pid 1)
-	wait_for_line "$T/grandchild-1.pid" '^[0-9]+$'
-	grandchild=$(cat "$T/grandchild-1.pid")
+	start_escaper
 	# In a session of its own: not in the generation's process group.
 	[ "$(ps -o sid= -p "$grandchild" | tr -d ' ')" = "$grandchild" ]
 	assert_equal "$(served_by "$port")" "$pid1"
@@ -69,13 +76,7 @@ make_escaper() {
 
 @test "the grandchild of an old generation is stopped when that generation drains, while the new one serves" {
 	local grandchild
-	port=$(free_port)
-	make_escaper
-	start_gr -l "127.0.0.1:$port" --ready notify --stop-timeout 1s -- "$T/escaper"
-	wait_ready 1
-	pid1=$(generation_pid 1)
-	wait_for_line "$T/grandchild-1.pid" '^[0-9]+$'
-	grandchild=$(cat "$T/grandchild-1.pid")
+	start_escaper
 	reload_to 2
 	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) exited 0 after draining"
 	wait_for_line "$T/gr.err" "generation 1 \(pid $pid1\) still running 1.00s after SIGTERM; sending SIGKILL"
